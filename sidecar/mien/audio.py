@@ -1,0 +1,187 @@
+"""Stage 1, audio: decode file bytes or raw PCM into mono float32 at the internal rate.
+
+Accepts what libsndfile decodes (WAV with 8/16/24/32-bit integer or float samples, mu-law,
+A-law and ADPCM; FLAC; OGG Vorbis and Opus; MP3; AIFF), any sample rate between
+:data:`MIN_SAMPLE_RATE_HZ` and :data:`MAX_SAMPLE_RATE_HZ`, any channel count (downmixed to
+mono). The duration is checked against the caller's limit from the header *before* decoding,
+so a file declaring hours of audio costs nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from .errors import InvalidArgument
+
+__all__ = [
+    "INTERNAL_SAMPLE_RATE_HZ",
+    "MIN_SAMPLE_RATE_HZ",
+    "MAX_SAMPLE_RATE_HZ",
+    "PCM_ENCODINGS",
+    "ACCEPTED_FORMATS",
+    "Audio",
+    "decode_audio",
+    "decode_pcm",
+    "resample",
+]
+
+INTERNAL_SAMPLE_RATE_HZ = 16_000
+"""The rate every later stage works at (the acoustic models are trained at 16 kHz)."""
+MIN_SAMPLE_RATE_HZ = 4_000
+MAX_SAMPLE_RATE_HZ = 384_000
+MAX_CHANNELS = 16
+
+PcmEncoding = Literal["pcm_s16le", "pcm_f32le"]
+PCM_ENCODINGS: dict[str, tuple[str, int]] = {"pcm_s16le": ("<i2", 2), "pcm_f32le": ("<f4", 4)}
+ACCEPTED_FORMATS = (
+    "WAV (PCM 8/16/24/32-bit, float, mu-law, A-law, ADPCM), FLAC, OGG Vorbis/Opus, MP3, AIFF; "
+    "or raw PCM (pcm_s16le / pcm_f32le) with its sample rate"
+)
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Mono float32 samples in [-1, 1] at ``sample_rate_hz``."""
+
+    samples: np.ndarray
+    sample_rate_hz: int = INTERNAL_SAMPLE_RATE_HZ
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / self.sample_rate_hz
+
+    def pcm16(self) -> bytes:
+        """Little-endian 16-bit PCM bytes (what the phone recogniser eats)."""
+        return (np.clip(self.samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+def _check_rate(sample_rate_hz: int | float, field: str) -> int:
+    if (
+        not isinstance(sample_rate_hz, int | float)
+        or not math.isfinite(sample_rate_hz)
+        or int(sample_rate_hz) != sample_rate_hz
+        or not MIN_SAMPLE_RATE_HZ <= sample_rate_hz <= MAX_SAMPLE_RATE_HZ
+    ):
+        raise InvalidArgument(
+            f"{field} = {sample_rate_hz!r} Hz is not supported; accepted: an integer from "
+            f"{MIN_SAMPLE_RATE_HZ} to {MAX_SAMPLE_RATE_HZ} Hz",
+            field=field,
+        )
+    return int(sample_rate_hz)
+
+
+def _check_duration(frames: int, rate: int, max_duration_s: float, field: str) -> None:
+    if frames <= 0:
+        raise InvalidArgument(f"{field} holds no samples (zero-length audio); send at least one sample",
+                              field=field)
+    duration = frames / rate
+    if duration > max_duration_s:
+        raise InvalidArgument(
+            f"{field} is {duration:.1f} s long; the maximum is {max_duration_s:g} s per line "
+            "(split the line, or raise limits.max_audio_s in the sidecar config)",
+            field=field,
+        )
+
+
+def _finish(samples: np.ndarray, rate: int, field: str) -> Audio:
+    """Downmix, check for non-finite values, resample to the internal rate."""
+    if samples.ndim == 2:
+        samples = samples.mean(axis=1)
+    bad = ~np.isfinite(samples)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise InvalidArgument(
+            f"{field} contains {int(bad.sum())} NaN or infinite samples (first at {first / rate:.3f} s); "
+            "accepted: finite samples",
+            field=field,
+        )
+    samples = np.clip(samples.astype(np.float32, copy=False), -1.0, 1.0)
+    return Audio(resample(samples, rate, INTERNAL_SAMPLE_RATE_HZ), INTERNAL_SAMPLE_RATE_HZ)
+
+
+def resample(samples: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
+    """Polyphase resampling (anti-aliased); identity when the rates match."""
+    if from_hz == to_hz:
+        return samples.astype(np.float32, copy=False)
+    ratio = Fraction(to_hz, from_hz).limit_denominator(1000)
+    out = resample_poly(samples, ratio.numerator, ratio.denominator)
+    return np.asarray(out, dtype=np.float32)
+
+
+def decode_audio(data: bytes, *, max_duration_s: float, field: str = "audio") -> Audio:
+    """Decode an encoded audio file (bytes) into mono float32 at the internal rate."""
+    if not data:
+        raise InvalidArgument(f"{field} is empty; accepted: {ACCEPTED_FORMATS}", field=field)
+    try:
+        info = sf.info(io.BytesIO(data))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        raise InvalidArgument(
+            f"{field} is not a readable audio file ({len(data)} bytes; decoder said: {exc}); "
+            f"accepted: {ACCEPTED_FORMATS}",
+            field=field,
+        ) from None
+    if info.format == "RAW":
+        raise InvalidArgument(f"{field}: headerless data; send raw PCM as pcm with its sample rate, "
+                              f"or a file in: {ACCEPTED_FORMATS}", field=field)
+    rate = _check_rate(info.samplerate, f"{field}.sample_rate_hz")
+    if not 1 <= info.channels <= MAX_CHANNELS:
+        raise InvalidArgument(f"{field} has {info.channels} channels; accepted: 1 to {MAX_CHANNELS}",
+                              field=field)
+    # Some containers (OGG, MP3) do not declare their length; those are bounded after decoding.
+    if info.frames > 0:
+        _check_duration(info.frames, rate, max_duration_s, field)
+    max_frames = int(max_duration_s * rate) + 1
+    try:
+        with sf.SoundFile(io.BytesIO(data)) as f:
+            samples = f.read(frames=max_frames + 1, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise InvalidArgument(
+            f"{field} could not be decoded ({info.format}/{info.subtype}: {exc}); the file is damaged or "
+            f"truncated; accepted: {ACCEPTED_FORMATS}",
+            field=field,
+        ) from None
+    _check_duration(len(samples), rate, max_duration_s, field)
+    return _finish(samples, rate, field)
+
+
+def decode_pcm(
+    data: bytes,
+    *,
+    sample_rate_hz: int,
+    encoding: str = "pcm_s16le",
+    channels: int = 1,
+    max_duration_s: float,
+    field: str = "audio",
+) -> Audio:
+    """Raw interleaved PCM (no header) into mono float32 at the internal rate."""
+    if encoding not in PCM_ENCODINGS:
+        raise InvalidArgument(
+            f"{field}.encoding {encoding!r} is not supported; accepted: {', '.join(PCM_ENCODINGS)}",
+            field=f"{field}.encoding",
+        )
+    rate = _check_rate(sample_rate_hz, f"{field}.sample_rate_hz")
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise InvalidArgument(f"{field}.channels = {channels}; accepted: 1 to {MAX_CHANNELS}",
+                              field=f"{field}.channels")
+    dtype, width = PCM_ENCODINGS[encoding]
+    frame_bytes = width * channels
+    if len(data) % frame_bytes:
+        raise InvalidArgument(
+            f"{field}: {len(data)} bytes is not a whole number of {encoding} frames of {channels} "
+            f"channel(s) ({frame_bytes} bytes each)",
+            field=field,
+        )
+    frames = len(data) // frame_bytes
+    _check_duration(frames, rate, max_duration_s, field)
+    samples = np.frombuffer(data, dtype=dtype).reshape(frames, channels)
+    if encoding == "pcm_s16le":
+        samples = samples.astype(np.float32) / 32768.0
+    return _finish(samples.astype(np.float32), rate, field)

@@ -1,0 +1,263 @@
+"""Sidecar configuration: YAML (safe_load) -> frozen dataclasses, validated here and only here.
+
+Every section is a frozen dataclass; the stage sections are the stages' own config classes.
+:func:`load_config` rejects unknown keys (suggesting close matches), wrong types and values
+out of range, naming the file and the dotted key. Units are in the names (_s, _ms, _hz, _fps).
+
+Example ``mien.yaml``::
+
+    server:
+      host: 127.0.0.1
+      port: 50051
+      http_port: 8080
+    limits:
+      max_audio_s: 300
+    animation:
+      default_fps: 60
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .articulation import ArticulationConfig
+from .blinks import BlinkConfig
+from .errors import InvalidArgument
+from .expression import ExpressionConfig
+from .gaze import GazeConfig
+from .phonemes import PhonemeConfig
+
+__all__ = [
+    "ServerConfig",
+    "LimitsConfig",
+    "AnimationConfig",
+    "NeuralConfig",
+    "StateConfig",
+    "Config",
+    "load_config",
+    "config_from_dict",
+]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    """Interface to bind. Anything but loopback requires auth_token or TLS."""
+    port: int = 50051
+    """gRPC port (0 = pick a free one)."""
+    http_port: int = 8080
+    """HTTP/JSON + WebSocket gateway port (0 = pick a free one, -1 = no gateway)."""
+    workers: int = 8
+    """Threads serving requests."""
+    auth_token: str = ""
+    """If set, every request must carry `authorization: Bearer <token>`."""
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    shutdown_grace_s: float = 10.0
+    """On SIGTERM: in-flight requests get this long to finish."""
+    log_level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    max_audio_s: float = 300.0
+    max_message_bytes: int = 64 * 1024 * 1024
+    max_text_chars: int = 5000
+    max_chunk_s: float = 10.0
+    max_concurrent_per_client: int = 64
+    stream_stall_timeout_s: float = 5.0
+    max_streams: int = 128
+
+
+@dataclass(frozen=True)
+class AnimationConfig:
+    default_fps: float = 60.0
+    min_fps: float = 1.0
+    max_fps: float = 240.0
+    default_rig: str = "arkit52"
+
+
+@dataclass(frozen=True)
+class NeuralConfig:
+    model: str = ""
+    """Path of an .onnx model (with its .onnx.json beside it); "" = the bundled model."""
+    threads: int = 1
+    """onnxruntime intra-op threads per session."""
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    db_path: str = "mien_state.sqlite3"
+    """SQLite file of the NPC emotion states ("" = in memory, lost on restart)."""
+    mood_half_life_s: float = 120.0
+    auto_create_npcs: bool = True
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    animation: AnimationConfig = field(default_factory=AnimationConfig)
+    phonemes: PhonemeConfig = field(default_factory=PhonemeConfig)
+    articulation: ArticulationConfig = field(default_factory=ArticulationConfig)
+    expression: ExpressionConfig = field(default_factory=ExpressionConfig)
+    blinks: BlinkConfig = field(default_factory=BlinkConfig)
+    gaze: GazeConfig = field(default_factory=GazeConfig)
+    neural: NeuralConfig = field(default_factory=NeuralConfig)
+    state: StateConfig = field(default_factory=StateConfig)
+
+
+# Accepted ranges, by dotted key (inclusive). Keys not listed only have their type checked.
+_RANGES: dict[str, tuple[float, float]] = {
+    "server.port": (0, 65535),
+    "server.http_port": (-1, 65535),
+    "server.workers": (1, 256),
+    "server.shutdown_grace_s": (0, 600),
+    "limits.max_audio_s": (1, 3600),
+    "limits.max_message_bytes": (1024, 2**31 - 1),
+    "limits.max_text_chars": (1, 1_000_000),
+    "limits.max_chunk_s": (0.01, 60),
+    "limits.max_concurrent_per_client": (1, 10_000),
+    "limits.stream_stall_timeout_s": (0.1, 600),
+    "limits.max_streams": (1, 10_000),
+    "animation.default_fps": (1, 240),
+    "animation.min_fps": (1, 240),
+    "animation.max_fps": (1, 240),
+    "phonemes.decoders": (1, 16),
+    "phonemes.mismatch_score_per_frame": (-1000, 0),
+    "phonemes.word_mismatch_score_per_frame": (-1000, 0),
+    "phonemes.vad_floor_db": (-120, 0),
+    "articulation.lead_ms": (0, 100),
+    "articulation.anticipation_ms": (5, 500),
+    "articulation.carryover_ms": (5, 500),
+    "articulation.loudness_gain_per_db": (0, 0.2),
+    "expression.onset_ms": (0, 5000),
+    "expression.start_level": (0, 1),
+    "expression.attack_ms": (1, 5000),
+    "expression.release_ms": (1, 5000),
+    "expression.offset_level": (0, 1),
+    "expression.emphasis_brow": (0, 1),
+    "expression.micro_amplitude": (0, 0.3),
+    "blinks.speaking_rate_per_min": (1, 60),
+    "blinks.listening_rate_per_min": (1, 60),
+    "blinks.arousal_gain": (0, 1),
+    "blinks.boundary_snap_probability": (0, 1),
+    "blinks.partial_probability": (0, 1),
+    "blinks.min_interval_s": (0.1, 5),
+    "gaze.speaking_fixation_s": (0.25, 10),
+    "gaze.listening_fixation_s": (0.25, 10),
+    "gaze.speaking_aversion": (0, 1),
+    "gaze.listening_aversion": (0, 1),
+    "gaze.max_yaw_deg": (0, 25),
+    "gaze.max_pitch_deg": (0, 20),
+    "gaze.lid_follow": (0, 1),
+    "neural.threads": (1, 64),
+    "state.mood_half_life_s": (0.1, 1e7),
+}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "server.log_level": ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"),
+}
+
+
+def _fail(source: str, key: str, problem: str) -> InvalidArgument:
+    return InvalidArgument(f"{source}: {key}: {problem}", field=key)
+
+
+def _convert(value: Any, hint: Any, key: str, source: str) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, key, source)  # type: ignore[arg-type]
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if not isinstance(value, list | tuple) or len(value) != len(args):
+            raise _fail(source, key, f"expected a list of {len(args)} numbers, got {value!r}")
+        return tuple(_convert(v, a, f"{key}[{i}]", source) for i, (v, a) in enumerate(zip(value, args, strict=True)))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise _fail(source, key, f"expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _fail(source, key, f"expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise _fail(source, key, f"expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise _fail(source, key, f"expected a string, got {value!r}")
+        return value
+    if isinstance(hint, types.UnionType):
+        return value
+    raise _fail(source, key, f"unsupported setting type {hint!r}")
+
+
+def _build(cls: type, data: Any, prefix: str, source: str) -> Any:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise _fail(source, prefix or "(top level)", f"expected a mapping of settings, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs: dict[str, Any] = {}
+    for k, v in data.items():
+        key = f"{prefix}.{k}" if prefix else str(k)
+        if k not in names:
+            close = difflib.get_close_matches(str(k), names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise _fail(source, key, f"unknown setting{hint}; accepted: {', '.join(names)}")
+        value = _convert(v, hints[k], key, source)
+        if key in _RANGES:
+            lo, hi = _RANGES[key]
+            if not lo <= value <= hi:
+                raise _fail(source, key, f"{value!r} is out of range; accepted: {lo:g} to {hi:g}")
+        if key in _CHOICES and value not in _CHOICES[key]:
+            raise _fail(source, key, f"{value!r} is not one of {', '.join(_CHOICES[key])}")
+        kwargs[k] = value
+    return cls(**kwargs)
+
+
+def _cross_checks(config: Config, source: str) -> None:
+    a = config.animation
+    if not a.min_fps <= a.default_fps <= a.max_fps:
+        raise _fail(source, "animation.default_fps", f"{a.default_fps:g} must lie within min_fps..max_fps "
+                    f"({a.min_fps:g}..{a.max_fps:g})")
+    lo, hi = config.articulation.loudness_gain_range
+    if not 0 < lo <= 1 <= hi <= 3:
+        raise _fail(source, "articulation.loudness_gain_range", f"[{lo}, {hi}] must satisfy 0 < low <= 1 <= high <= 3")
+    s = config.server
+    if bool(s.tls_cert_file) != bool(s.tls_key_file):
+        raise _fail(source, "server.tls_cert_file", "set both tls_cert_file and tls_key_file, or neither")
+
+
+def config_from_dict(data: Any, source: str = "config") -> Config:
+    """Validate a parsed mapping into a :class:`Config`."""
+    config = _build(Config, data, "", source)
+    _cross_checks(config, source)
+    return typing.cast(Config, config)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load ``path`` (YAML) or return the defaults when ``path`` is None."""
+    if path is None:
+        return config_from_dict({}, "defaults")
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidArgument(f"cannot read config file {p}: {exc.strerror}", field="config") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InvalidArgument(f"{p}: not valid YAML: {exc}", field="config") from None
+    return config_from_dict(data, str(p))
