@@ -399,7 +399,7 @@ def test_load_user_profile_from_path(tmp_path: Path) -> None:
 
 
 def test_unknown_rig_name_lists_the_profiles() -> None:
-    with pytest.raises(NotFound) as err:
+    with pytest.raises(InvalidArgument) as err:
         load_rig("metahumn")
     message = str(err.value)
     assert "metahuman" in message and "arkit52, metahuman, oculus15, vrm" in message

@@ -123,9 +123,9 @@ def decode_audio(data: bytes, *, max_duration_s: float, field: str = "audio") ->
     try:
         info = sf.info(io.BytesIO(data))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        reason = getattr(exc, "error_string", "") or "format not recognised"
         raise InvalidArgument(
-            f"{field} is not a readable audio file ({len(data)} bytes; decoder said: {exc}); "
-            f"accepted: {ACCEPTED_FORMATS}",
+            f"{field} is not a readable audio file ({len(data)} bytes: {reason}); accepted: {ACCEPTED_FORMATS}",
             field=field,
         ) from None
     if info.format == "RAW":
@@ -143,8 +143,9 @@ def decode_audio(data: bytes, *, max_duration_s: float, field: str = "audio") ->
         with sf.SoundFile(io.BytesIO(data)) as f:
             samples = f.read(frames=max_frames + 1, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as exc:
+        reason = getattr(exc, "error_string", "") or "decoding failed"
         raise InvalidArgument(
-            f"{field} could not be decoded ({info.format}/{info.subtype}: {exc}); the file is damaged or "
+            f"{field} could not be decoded ({info.format}/{info.subtype}: {reason}); the file is damaged or "
             f"truncated; accepted: {ACCEPTED_FORMATS}",
             field=field,
         ) from None

@@ -282,8 +282,8 @@ class Animator:
             seed=request.seed,
             rig=rig.name,
             versions={**self.versions(), "rig": f"{rig.name}@{rig.version}"},
-            extra={"request_id": request.request_id or uuid.uuid4().hex[:16],
-                   **({"emotion": _describe(constant)} if constant is not None else {})},
+            request_id=request.request_id or uuid.uuid4().hex[:16],
+            emotion=dict(constant.weights) if constant is not None else {},
         )
         track = Track(CHANNELS, fps, values.astype(np.float32), speech.phones, info)
         return rig.apply(track)
@@ -305,7 +305,7 @@ class Animator:
             jaw, lip, press, spread = speech_style(weights, opts.speech_style_scale)
             loud = loudness_db(audio.samples, audio.sample_rate_hz, n, fps)
             params = articulate(speech.phones, n, fps, loud, self.config.articulation)
-            mouth_curves(params, values, SpeechStyle(jaw, lip, press, spread))
+            mouth_curves(params, values, SpeechStyle(jaw, lip, press * speech.speaking, spread * speech.speaking))
             closed, rounding = params["closed"], np.maximum(params["round"], params["funnel"])
             emphasis = analyse(audio.samples, audio.sample_rate_hz, speech.phones).emphasis
         expression_curves(
@@ -341,10 +341,6 @@ class Animator:
 
 def _rng(seed: int, stream: int) -> np.random.Generator:
     return np.random.default_rng([seed, stream])
-
-
-def _describe(emotion: Emotion) -> str:
-    return ",".join(f"{k}:{v:.3g}" for k, v in sorted(emotion.weights.items())) or "neutral"
 
 
 def _energy_speaking(audio: Audio, n: int, fps: float) -> np.ndarray:

@@ -273,7 +273,7 @@ def _looks_like_path(text: str) -> bool:
 def load_rig(name_or_path: str | os.PathLike[str], *, allow_paths: bool = True) -> RigProfile:
     """A shipped profile by name (cached), or a user profile from a YAML file path (read each call).
 
-    Unknown names raise :class:`NotFound` listing the shipped profiles. Transports that take the
+    Unknown names raise :class:`InvalidArgument` listing the shipped profiles. Transports that take the
     profile from a remote request should pass ``allow_paths=False``: a path would let a caller
     make the server read (and quote, in error messages) any file it can open.
     """
@@ -291,7 +291,7 @@ def load_rig(name_or_path: str | os.PathLike[str], *, allow_paths: bool = True) 
         close = difflib.get_close_matches(text, shipped_rig_names(), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         paths = "; or pass a path to your own profile .yaml (see docs/rigs.md)" if allow_paths else ""
-        raise NotFound(
+        raise InvalidArgument(
             f"unknown rig profile {text!r}.{hint} Available profiles: {', '.join(shipped_rig_names())}"
             f"{paths}",
             field=_FIELD,

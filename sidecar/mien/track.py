@@ -42,7 +42,9 @@ class TrackInfo:
     seed: int = 0
     rig: str = "arkit52"
     versions: Mapping[str, str] = field(default_factory=dict)
-    extra: Mapping[str, str] = field(default_factory=dict)
+    request_id: str = ""
+    emotion: Mapping[str, float] = field(default_factory=dict)
+    """The emotion used, as category weights (empty for neutral or keyframed emotion)."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ class Track:
                 "seed": self.info.seed,
                 "rig": self.info.rig,
                 "versions": dict(self.info.versions),
-                "extra": dict(self.info.extra),
+                "emotion": {k: round(float(v), 4) for k, v in self.info.emotion.items()},
             },
         }
 

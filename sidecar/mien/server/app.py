@@ -1,0 +1,140 @@
+"""Start-up and shutdown: one process serving gRPC (+ health, reflection) and the HTTP gateway.
+
+Binds to loopback by default. Binding any other interface refuses to start unless a bearer
+token or TLS is configured. On SIGTERM/SIGINT the sidecar stops accepting, lets in-flight
+requests finish within ``server.shutdown_grace_s``, ends open streams with a status, and
+closes the state store.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import signal
+import sys
+import threading
+from concurrent import futures
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from loguru import logger
+
+from ..config import Config
+from ..errors import InvalidArgument
+from ..pipeline import Animator
+from ..v1 import face_animation_pb2 as fa
+from ..v1 import face_animation_pb2_grpc as fa_grpc
+from .grpc_service import AuthInterceptor, ClientLimiter, ConcurrencyInterceptor, FaceAnimationService
+
+__all__ = ["Sidecar", "serve", "is_loopback"]
+
+SERVICES = (fa.DESCRIPTOR.services_by_name["FaceAnimation"].full_name,)
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses ("" and 0.0.0.0 mean every interface: False)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_exposure(config: Config) -> None:
+    s = config.server
+    if not is_loopback(s.host) and not (s.auth_token or s.tls_cert_file):
+        raise InvalidArgument(
+            f"refusing to listen on {s.host!r} without protection: set server.auth_token (clients send "
+            "'authorization: Bearer <token>') or server.tls_cert_file/tls_key_file, or bind 127.0.0.1",
+            field="server.host",
+        )
+
+
+class Sidecar:
+    """The running service: the core objects plus the servers around them."""
+
+    def __init__(self, config: Config | None = None, *, animator: Animator | None = None) -> None:
+        self.config = config or Config()
+        _check_exposure(self.config)
+        self.emotion_state: Any = None
+        self.streams: Any = None
+        self.animator = animator or Animator(self.config)
+        self.limiter = ClientLimiter(self.config.limits.max_concurrent_per_client)
+        self.health = health.HealthServicer()
+        self._server: grpc.Server | None = None
+        self.grpc_port = 0
+        self.http_port = 0
+        self.gateway: Any = None
+        self._stopped = threading.Event()
+
+    def start(self) -> Sidecar:
+        """Load models, open the ports; returns self (ports in ``grpc_port`` / ``http_port``)."""
+        s, limits = self.config.server, self.config.limits
+        self.animator.recognizer.warm_up()
+        interceptors: list[grpc.ServerInterceptor] = [ConcurrencyInterceptor(self.limiter)]
+        if s.auth_token:
+            interceptors.insert(0, AuthInterceptor(s.auth_token))
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=s.workers, thread_name_prefix="mien-rpc"),
+            interceptors=interceptors,
+            options=[
+                ("grpc.max_receive_message_length", limits.max_message_bytes),
+                ("grpc.max_send_message_length", max(limits.max_message_bytes, 256 * 1024 * 1024)),
+                ("grpc.so_reuseport", 0),
+            ],
+            maximum_concurrent_rpcs=max(s.workers * 4, limits.max_streams),
+        )
+        fa_grpc.add_FaceAnimationServicer_to_server(FaceAnimationService(self), server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        names = (*SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME)
+        reflection.enable_server_reflection(names, server)
+        address = f"{s.host}:{s.port}"
+        if s.tls_cert_file:
+            creds = grpc.ssl_server_credentials(
+                [(Path(s.tls_key_file).read_bytes(), Path(s.tls_cert_file).read_bytes())]
+            )
+            self.grpc_port = server.add_secure_port(address, creds)
+        else:
+            self.grpc_port = server.add_insecure_port(address)
+        if self.grpc_port == 0:
+            raise InvalidArgument(f"cannot bind gRPC to {address} (port in use or address not available)",
+                                  field="server.port")
+        server.start()
+        self._server = server
+        for name in ("", *SERVICES):
+            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        logger.info("mien sidecar serving gRPC on {}:{}", s.host, self.grpc_port)
+        return self
+
+    def stop(self, grace_s: float | None = None) -> None:
+        """Drain: stop accepting, give in-flight requests ``grace_s``, close stores."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        grace = self.config.server.shutdown_grace_s if grace_s is None else grace_s
+        self.health.enter_graceful_shutdown()
+        if self._server is not None:
+            self._server.stop(grace).wait(grace + 1.0)
+        logger.info("mien sidecar stopped")
+
+    def wait(self) -> None:
+        self._stopped.wait()
+
+
+def serve(config: Config) -> None:
+    """Run until SIGTERM/SIGINT (the `mien serve` command)."""
+    logger.remove()
+    logger.add(sys.stderr, level=config.server.log_level)
+    sidecar = Sidecar(config).start()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        logger.info("signal {}: draining (grace {} s)", signum, config.server.shutdown_grace_s)
+        threading.Thread(target=sidecar.stop, name="mien-drain").start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    sidecar.wait()

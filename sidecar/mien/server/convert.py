@@ -1,0 +1,145 @@
+"""Proto <-> core conversions. Nothing else: no decoding, no animation, no policy.
+
+Every function maps one mien.v1 message to the core type (or back). Field-shape problems the
+core cannot see (an enum value this build does not know, an empty oneof where one is
+required) raise :class:`~mien.errors.InvalidArgument` here, naming the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..emotion import EMOTIONS, Emotion, EmotionKeyframe, emotion_from_vad
+from ..errors import InvalidArgument
+from ..pipeline import (
+    AnimationOptions,
+    AutoEmotion,
+    EmotionInput,
+    EncodedAudio,
+    LineRequest,
+    Mode,
+    PcmInput,
+)
+from ..track import Track
+from ..v1 import common_pb2 as pb
+from ..v1 import face_animation_pb2 as fa
+
+__all__ = [
+    "line_request",
+    "track_message",
+    "emotion_value",
+    "emotion_input",
+    "pcm_encoding",
+    "options",
+]
+
+_MODES: dict[int, Mode] = {
+    fa.ANIMATION_MODE_AUTO: "auto",
+    fa.ANIMATION_MODE_ALIGNED: "aligned",
+    fa.ANIMATION_MODE_RECOGNIZED: "recognized",
+    fa.ANIMATION_MODE_NEURAL: "neural",
+}
+_ENCODINGS = {
+    pb.PCM_ENCODING_UNSPECIFIED: "pcm_s16le",
+    pb.PCM_ENCODING_S16LE: "pcm_s16le",
+    pb.PCM_ENCODING_F32LE: "pcm_f32le",
+}
+
+
+def pcm_encoding(value: int, field: str) -> str:
+    try:
+        return _ENCODINGS[value]
+    except KeyError:
+        names = ", ".join(pb.PcmEncoding.keys())
+        raise InvalidArgument(f"{field} = {value} is not a known encoding; accepted: {names}", field=field) from None
+
+
+def emotion_value(msg: pb.EmotionValue, field: str) -> Emotion:
+    kind = msg.WhichOneof("value")
+    if kind == "category":
+        intensity = msg.category.intensity if msg.category.HasField("intensity") else 1.0
+        if not msg.category.name:
+            raise InvalidArgument(f"{field}.category.name is empty; accepted: {', '.join(EMOTIONS)}",
+                                  field=f"{field}.category.name")
+        return Emotion.of(msg.category.name, intensity)
+    if kind == "vad":
+        return emotion_from_vad(msg.vad.valence, msg.vad.arousal, msg.vad.dominance)
+    if kind == "blend":
+        return Emotion(dict(msg.blend.weights))
+    raise InvalidArgument(f"{field} is empty; set one of category, vad or blend", field=field)
+
+
+def _keyframes(frames: Iterable[pb.EmotionKeyframe], field: str) -> tuple[EmotionKeyframe, ...]:
+    return tuple(
+        EmotionKeyframe(k.time_s, emotion_value(k.value, f"{field}[{i}].value")) for i, k in enumerate(frames)
+    )
+
+
+def emotion_input(msg: pb.EmotionSpec, npc_id: str, field: str = "emotion") -> EmotionInput:
+    kind = msg.WhichOneof("spec")
+    if kind is None:
+        return Emotion.neutral()
+    if kind == "constant":
+        return emotion_value(msg.constant, f"{field}.constant")
+    if kind == "keyframes":
+        return _keyframes(msg.keyframes.keyframes, f"{field}.keyframes")
+    game_time = msg.auto.game_time_s if msg.auto.HasField("game_time_s") else None
+    return AutoEmotion(npc_id, game_time)
+
+
+def options(msg: pb.AnimationOptions) -> AnimationOptions:
+    kwargs = {name: getattr(msg, name) for name in (
+        "expression_scale", "blink_scale", "gaze_scale", "speech_style_scale", "micro_motion_scale"
+    ) if msg.HasField(name)}
+    return AnimationOptions(**kwargs)
+
+
+def audio_input(msg: pb.AudioInput, field: str = "audio") -> EncodedAudio | PcmInput | None:
+    kind = msg.WhichOneof("source")
+    if kind == "file":
+        return EncodedAudio(msg.file)
+    if kind == "pcm":
+        return PcmInput(msg.pcm.data, msg.pcm.sample_rate_hz, pcm_encoding(msg.pcm.encoding, f"{field}.pcm.encoding"),
+                        msg.pcm.channels or 1)
+    return None
+
+
+def line_request(msg: fa.AnimateLineRequest) -> LineRequest:
+    if msg.mode not in _MODES:
+        raise InvalidArgument(f"mode = {msg.mode} is not a known mode; accepted: "
+                              f"{', '.join(fa.AnimationMode.keys())}", field="mode")
+    return LineRequest(
+        audio=audio_input(msg.audio) if msg.HasField("audio") else None,
+        transcript=msg.transcript or None,
+        emotion=emotion_input(msg.emotion, msg.npc_id),
+        fps=msg.fps or None,
+        rig=msg.rig or None,
+        seed=msg.seed if msg.HasField("seed") else 0,
+        mode=_MODES[msg.mode],
+        options=options(msg.options),
+        idle_duration_s=msg.idle_duration_s,
+        request_id=msg.request_id,
+    )
+
+
+def track_message(track: Track) -> fa.AnimationTrack:
+    info = track.info
+    return fa.AnimationTrack(
+        channel_names=list(track.channel_names),
+        fps=track.fps,
+        frame_count=track.n_frames,
+        values=track.values.reshape(-1).tolist(),
+        phones=[pb.PhoneSegment(start_s=p.start_s, end_s=p.end_s, phone=p.phone, word=p.word, viseme=p.viseme)
+                for p in track.phones],
+        metadata=fa.TrackMetadata(
+            mode=info.mode,
+            warnings=list(info.warnings),
+            audio_duration_s=info.audio_duration_s,
+            processing_ms=info.processing_ms,
+            seed=info.seed,
+            rig=info.rig,
+            versions=dict(info.versions),
+            request_id=info.request_id,
+            emotion=dict(info.emotion),
+        ),
+    )

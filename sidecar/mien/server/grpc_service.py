@@ -1,0 +1,226 @@
+"""gRPC servicers: convert the request, call the core, convert the result; map errors by table.
+
+Also the two interceptors every RPC passes: bearer-token authentication (constant-time
+compare) and the per-client concurrency limit. Each request logs one line: method, request
+id, client, audio seconds, processing ms, status.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hmac
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import grpc
+from loguru import logger
+
+from ..errors import MienError, ResourceExhausted, Unauthenticated
+from ..v1 import face_animation_pb2 as fa
+from ..v1 import face_animation_pb2_grpc as fa_grpc
+from . import convert
+from .describe import service_info
+from .status import INTERNAL, status_of
+
+__all__ = ["FaceAnimationService", "AuthInterceptor", "ConcurrencyInterceptor", "guarded", "client_id"]
+
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+
+
+def client_id(context: grpc.ServicerContext) -> str:
+    """The caller for per-client limits: the `x-mien-client` header if sent, else the peer address
+    without its port (one game process may open several connections)."""
+    for key, value in context.invocation_metadata() or ():
+        if key == "x-mien-client" and value:
+            return str(value)[:128]
+    peer = context.peer() or "unknown"
+    return peer.rsplit(":", 1)[0] if peer.count(":") >= 2 else peer
+
+
+def _request_id(request: Any) -> str:
+    rid = getattr(request, "request_id", "") if request is not None else ""
+    return str(rid) or uuid.uuid4().hex[:16]
+
+
+def _fail(context: grpc.ServicerContext, error: BaseException, method: str, rid: str) -> None:
+    """Abort the RPC with the status of ``error``; unknown errors become INTERNAL without details."""
+    if isinstance(error, MienError):
+        status = status_of(error)
+        context.abort(status.grpc_code, str(error))
+    logger.opt(exception=error).error("{} {} failed with an unexpected error", method, rid)
+    context.abort(INTERNAL.grpc_code, f"internal error in {method} (request {rid}); the sidecar log has details")
+
+
+def guarded(method: Callable[..., Resp]) -> Callable[..., Resp]:
+    """Unary RPC wrapper: one log line per request and the exception -> status table."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Resp:
+        rid = _request_id(request)
+        started = time.perf_counter()
+        code = "OK"
+        try:
+            response = method(self, request, context, rid)
+        except Exception as error:  # noqa: BLE001 - translated to a status below, never swallowed
+            code = status_of(error).grpc_code.name if isinstance(error, MienError) else INTERNAL.grpc_code.name
+            audio_s = 0.0
+            _log(method.__name__, rid, context, audio_s, started, code)
+            _fail(context, error, method.__name__, rid)
+            raise  # unreachable: abort raises
+        audio_s = float(getattr(getattr(response, "metadata", None), "audio_duration_s", 0.0) or 0.0)
+        _log(method.__name__, rid, context, audio_s, started, code)
+        return response
+
+    return wrapper
+
+
+def _log(method: str, rid: str, context: grpc.ServicerContext, audio_s: float, started: float, code: str) -> None:
+    logger.info("{} id={} client={} audio_s={:.2f} ms={:.1f} status={}", method, rid, client_id(context),
+                audio_s, (time.perf_counter() - started) * 1000.0, code)
+
+
+class FaceAnimationService(fa_grpc.FaceAnimationServicer):
+    """mien.v1.FaceAnimation over the core :class:`~mien.pipeline.Animator`."""
+
+    def __init__(self, sidecar: Any) -> None:
+        self._sidecar = sidecar
+
+    @guarded
+    def AnimateLine(self, request: fa.AnimateLineRequest, context: grpc.ServicerContext, rid: str) -> fa.AnimationTrack:
+        line = dataclasses.replace(convert.line_request(request), request_id=rid)
+        track = self._sidecar.animator.animate(line)
+        return convert.track_message(track)
+
+    @guarded
+    def Describe(self, request: fa.DescribeRequest, context: grpc.ServicerContext, rid: str) -> fa.ServiceInfo:
+        return service_info(self._sidecar)
+
+    def StreamAnimate(
+        self, request_iterator: Iterator[fa.StreamAnimateRequest], context: grpc.ServicerContext
+    ) -> Iterator[fa.StreamAnimateResponse]:
+        rid = uuid.uuid4().hex[:16]
+        started = time.perf_counter()
+        code = "OK"
+        streams = getattr(self._sidecar, "streams", None)
+        if streams is None:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "StreamAnimate needs the neural model, which this sidecar "
+                                                         "has not loaded")
+        try:
+            yield from streams.serve(request_iterator, context_active=context.is_active, on_request_id=None)
+        except Exception as error:  # noqa: BLE001 - translated to a status, never swallowed
+            code = status_of(error).grpc_code.name if isinstance(error, MienError) else INTERNAL.grpc_code.name
+            _log("StreamAnimate", rid, context, 0.0, started, code)
+            _fail(context, error, "StreamAnimate", rid)
+        _log("StreamAnimate", rid, context, 0.0, started, code)
+
+
+class AuthInterceptor(grpc.ServerInterceptor):
+    """Rejects calls without `authorization: Bearer <token>` (health checks stay open)."""
+
+    _OPEN = ("/grpc.health.v1.Health/",)
+
+    def __init__(self, token: str) -> None:
+        self._expected = f"Bearer {token}".encode()
+
+    def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        if details.method.startswith(self._OPEN):
+            return continuation(details)
+        sent = dict(details.invocation_metadata or ()).get("authorization", "")
+        if hmac.compare_digest(str(sent).encode(), self._expected):
+            return continuation(details)
+        message = str(Unauthenticated("missing or wrong credentials: send the header "
+                                      "'authorization: Bearer <token>' with the sidecar's token"))
+        return _reject(continuation(details), grpc.StatusCode.UNAUTHENTICATED, message)
+
+
+def _reject(handler: Any, code: grpc.StatusCode, message: str) -> Any:
+    if handler is None:
+        return None
+
+    def deny(request: Any, context: grpc.ServicerContext) -> Any:
+        context.abort(code, message)
+
+    if handler.unary_unary:
+        return grpc.unary_unary_rpc_method_handler(deny, handler.request_deserializer, handler.response_serializer)
+    if handler.stream_stream:
+        return grpc.stream_stream_rpc_method_handler(deny, handler.request_deserializer, handler.response_serializer)
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(deny, handler.request_deserializer, handler.response_serializer)
+    return grpc.stream_unary_rpc_method_handler(deny, handler.request_deserializer, handler.response_serializer)
+
+
+class ClientLimiter:
+    """Counts in-flight requests per client; shared by the gRPC interceptor and the HTTP gateway."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._inflight: dict[str, int] = defaultdict(int)
+        self._lock = threading.Lock()
+
+    def acquire(self, client: str) -> None:
+        with self._lock:
+            if self._inflight[client] >= self.limit:
+                raise ResourceExhausted(
+                    f"client {client} already has {self.limit} requests in flight (limits.max_concurrent_per_client);"
+                    " wait for one to finish"
+                )
+            self._inflight[client] += 1
+
+    def release(self, client: str) -> None:
+        with self._lock:
+            self._inflight[client] -= 1
+            if self._inflight[client] <= 0:
+                del self._inflight[client]
+
+
+class ConcurrencyInterceptor(grpc.ServerInterceptor):
+    """At most `limit` requests in flight per client; the next gets RESOURCE_EXHAUSTED."""
+
+    def __init__(self, limiter: ClientLimiter) -> None:
+        self._limiter = limiter
+
+    def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        handler = continuation(details)
+        if handler is None or details.method.startswith("/grpc."):
+            return handler
+        limiter = self._limiter
+
+        if handler.unary_unary:
+            inner = handler.unary_unary
+
+            def unary(request: Any, context: grpc.ServicerContext) -> Any:
+                client = client_id(context)
+                try:
+                    limiter.acquire(client)
+                except ResourceExhausted as error:
+                    context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+                try:
+                    return inner(request, context)
+                finally:
+                    limiter.release(client)
+
+            return grpc.unary_unary_rpc_method_handler(unary, handler.request_deserializer,
+                                                       handler.response_serializer)
+        if handler.stream_stream:
+            inner_stream = handler.stream_stream
+
+            def stream(requests: Any, context: grpc.ServicerContext) -> Any:
+                client = client_id(context)
+                try:
+                    limiter.acquire(client)
+                except ResourceExhausted as error:
+                    context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+                try:
+                    yield from inner_stream(requests, context)
+                finally:
+                    limiter.release(client)
+
+            return grpc.stream_stream_rpc_method_handler(stream, handler.request_deserializer,
+                                                         handler.response_serializer)
+        return handler

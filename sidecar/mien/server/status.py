@@ -1,0 +1,44 @@
+"""The one table from core exceptions to transport status codes (gRPC and HTTP)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+
+from ..errors import (
+    DeadlineExceeded,
+    FailedPrecondition,
+    InvalidArgument,
+    MienError,
+    NotFound,
+    ResourceExhausted,
+    Unauthenticated,
+)
+
+__all__ = ["Status", "status_of", "INTERNAL"]
+
+
+@dataclass(frozen=True)
+class Status:
+    grpc_code: grpc.StatusCode
+    http_status: int
+
+
+STATUS: dict[type[MienError], Status] = {
+    InvalidArgument: Status(grpc.StatusCode.INVALID_ARGUMENT, 400),
+    NotFound: Status(grpc.StatusCode.NOT_FOUND, 404),
+    FailedPrecondition: Status(grpc.StatusCode.FAILED_PRECONDITION, 409),
+    ResourceExhausted: Status(grpc.StatusCode.RESOURCE_EXHAUSTED, 429),
+    DeadlineExceeded: Status(grpc.StatusCode.DEADLINE_EXCEEDED, 408),
+    Unauthenticated: Status(grpc.StatusCode.UNAUTHENTICATED, 401),
+}
+INTERNAL = Status(grpc.StatusCode.INTERNAL, 500)
+
+
+def status_of(error: MienError) -> Status:
+    """Status for a core error (the most specific class in the table wins)."""
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return INTERNAL
