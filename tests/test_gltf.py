@@ -24,6 +24,7 @@ import pygltflib
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from mien.channels import CHANNELS, INDEX
 from mien.errors import InvalidArgument
 from mien.rig import load_rig

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+
 from mien.channels import ARKIT52, CHANNELS, EYE_ROTATION, EYE_ROTATION_LIMITS_DEG, INDEX
 from mien.errors import InvalidArgument, NotFound
 from mien.rig import RigProfile, list_rigs, load_rig, parse_rig, shipped_rig_names

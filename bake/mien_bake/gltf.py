@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+
 from mien.errors import InvalidArgument
 
 __all__ = [

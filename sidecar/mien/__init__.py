@@ -13,9 +13,9 @@ lip-sync, emotional expression, blinks and gaze, on ARKit-52 or any rig profile.
 
 __version__ = "0.1.0"
 
-from .config import Config, load_config  # noqa: E402
-from .emotion import EMOTIONS, Emotion, EmotionKeyframe, emotion_from_vad  # noqa: E402
-from .errors import (  # noqa: E402
+from .config import Config, load_config
+from .emotion import EMOTIONS, Emotion, EmotionKeyframe, emotion_from_vad
+from .errors import (
     DeadlineExceeded,
     FailedPrecondition,
     InvalidArgument,
@@ -24,8 +24,8 @@ from .errors import (  # noqa: E402
     ResourceExhausted,
     Unauthenticated,
 )
-from .pipeline import AnimationOptions, Animator, AutoEmotion, EncodedAudio, LineRequest, PcmInput  # noqa: E402
-from .track import PhoneSegment, Track, TrackInfo  # noqa: E402
+from .pipeline import AnimationOptions, Animator, AutoEmotion, EncodedAudio, LineRequest, PcmInput
+from .track import PhoneSegment, Track, TrackInfo
 
 __all__ = [
     "__version__",

@@ -80,7 +80,7 @@ def _check_rate(sample_rate_hz: int | float, field: str) -> int:
 
 def _check_duration(frames: int, rate: int, max_duration_s: float, field: str) -> None:
     if frames <= 0:
-        raise InvalidArgument(f"{field} holds no samples (zero-length audio); send at least one sample",
+        raise InvalidArgument(f"{field} holds no samples (zero-length audio); accepted: at least one sample",
                               field=field)
     duration = frames / rate
     if duration > max_duration_s:

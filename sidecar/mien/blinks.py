@@ -13,7 +13,7 @@ Blinks cluster at phrase boundaries and pauses (Nakano & Kitazawa 2010; Cummins 
 blink drawn within 0.5 s of a pause onset moves to just after it with probability 0.6.
 
 Shape (Evinger et al. 1991; VanderWerf et al. 2003): fast closing 60-100 ms, a brief closed
-hold of 0-50 ms, slower opening 130-260 ms; 15 % are partial (50-80 % closure).
+hold of 0-50 ms, slower opening 130-240 ms (190-390 ms in all); 15 % are partial (50-80 % closure).
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def schedule_blinks(
             start = float(near[0]) + float(rng.uniform(0.05, 0.2))
         close = float(rng.uniform(0.06, 0.10))
         hold = float(rng.uniform(0.0, 0.05))
-        opening = float(rng.uniform(0.13, 0.26))
+        opening = float(rng.uniform(0.13, 0.24))
         depth = float(rng.uniform(0.5, 0.8)) if rng.uniform() < config.partial_probability else 1.0
         if start + close + hold + opening <= duration_s and (
             not blinks or start >= blinks[-1].start_s + blinks[-1].duration_s + 0.05

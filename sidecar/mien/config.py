@@ -136,6 +136,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "phonemes.mismatch_score_per_frame": (-1000, 0),
     "phonemes.word_mismatch_score_per_frame": (-1000, 0),
     "phonemes.vad_floor_db": (-120, 0),
+    "phonemes.vad_absolute_floor_dbfs": (-140, 0),
     "articulation.lead_ms": (0, 100),
     "articulation.anticipation_ms": (5, 500),
     "articulation.carryover_ms": (5, 500),

@@ -78,7 +78,8 @@ def canonical_emotion(name: str, field: str = "emotion") -> str:
 
 def _check_unit(value: float, field: str, lo: float = 0.0, hi: float = 1.0) -> float:
     if not math.isfinite(value) or not lo <= value <= hi:
-        raise InvalidArgument(f"{field} must be a number in [{lo}, {hi}], got {value!r}", field=field)
+        raise InvalidArgument(f"{field} = {value!r} is out of range; accepted: a number from {lo:g} to {hi:g}",
+                              field=field)
     return float(value)
 
 
@@ -147,7 +148,7 @@ def emotion_from_vad(valence: float, arousal: float, dominance: float) -> Emotio
     r2 = ((point - along[:, None] * anchors) ** 2).sum(axis=1)
     aff = np.exp(-(r2 - r2.min()) / (2.0 * _VAD_KERNEL_WIDTH**2))
     weight = aff / aff.sum() * along
-    return Emotion({e: float(w) for e, w in zip(EMOTIONS[1:], weight) if w > 1e-4})
+    return Emotion({e: float(w) for e, w in zip(EMOTIONS[1:], weight, strict=True) if w > 1e-4})
 
 
 def vad_of(emotion: Emotion) -> tuple[float, float, float]:
@@ -176,7 +177,7 @@ def _check_keyframes(keyframes: Sequence[EmotionKeyframe], duration_s: float) ->
         if kf.time_s <= previous:
             raise InvalidArgument(
                 f"{f} = {kf.time_s!r} is not after the previous keyframe ({previous!r}); "
-                "keyframes must be in strictly increasing time order",
+                "accepted: keyframes in strictly increasing time order",
                 field=f,
             )
         previous = kf.time_s

@@ -127,14 +127,19 @@ def schedule_gaze(
 def gaze_angles(saccades: list[Saccade], n_frames: int, fps: float) -> tuple[np.ndarray, np.ndarray]:
     """Yaw and pitch in degrees per frame: held between saccades, minimum-jerk during them."""
     t = np.arange(n_frames) / fps
-    yaw = np.zeros(n_frames)
-    pitch = np.zeros(n_frames)
-    for s in saccades:
-        u = np.clip((t - s.start_s) / s.duration_s, 0.0, 1.0)
-        shape = u**3 * (10.0 - 15.0 * u + 6.0 * u**2)
-        active = t >= s.start_s
-        yaw[active] = s.yaw0 + (s.yaw1 - s.yaw0) * shape[active]
-        pitch[active] = s.pitch0 + (s.pitch1 - s.pitch0) * shape[active]
+    if not saccades:
+        return np.zeros(n_frames), np.zeros(n_frames)
+    start = np.array([s.start_s for s in saccades])
+    dur = np.array([s.duration_s for s in saccades])
+    y0, y1 = np.array([s.yaw0 for s in saccades]), np.array([s.yaw1 for s in saccades])
+    p0, p1 = np.array([s.pitch0 for s in saccades]), np.array([s.pitch1 for s in saccades])
+    k = np.searchsorted(start, t, side="right") - 1  # the latest saccade that has begun
+    began = k >= 0
+    k = np.clip(k, 0, None)
+    u = np.clip((t - start[k]) / dur[k], 0.0, 1.0)
+    shape = u**3 * (10.0 - 15.0 * u + 6.0 * u**2)
+    yaw = np.where(began, y0[k] + (y1[k] - y0[k]) * shape, 0.0)
+    pitch = np.where(began, p0[k] + (p1[k] - p0[k]) * shape, 0.0)
     return yaw, pitch
 
 

@@ -87,6 +87,8 @@ class PhonemeConfig:
     median -11, worst seen -42)."""
     vad_floor_db: float = -45.0
     """Frames quieter than this (dB relative to the loudest 10 ms) count as silence in recognition."""
+    vad_absolute_floor_dbfs: float = -70.0
+    """Frames quieter than this absolute level (dB full scale) are silence whatever the line's level."""
 
 
 class _DecoderPool:
@@ -166,7 +168,7 @@ class PhoneRecognizer:
         if unspeakable:
             warnings.append(
                 f"could not pronounce {', '.join(repr(u) for u in unspeakable[:5])} (no English letters); "
-                "that span is recognised from the audio"
+                "left out of the alignment"
             )
         if not words:
             return self.recognize(audio, [*warnings, "transcript has no speakable words; recognised the audio"])
@@ -186,32 +188,41 @@ class PhoneRecognizer:
                                    "instead"]
             )
         n_frames = _n_frames(audio)
+        hop = INTERNAL_SAMPLE_RATE_HZ // 100
+        quiet = _quiet_frames(audio.samples, hop, self.config.vad_floor_db, self.config.vad_absolute_floor_dbfs,
+                              reference=audio.samples)
+        bad = [w for w in speech if self._misfits(w, quiet)]
+        if len(bad) == len(speech):
+            return self.recognize(audio, [*warnings, "transcript does not match the audio (no word fits where it "
+                                                     "was placed); recognised the audio instead"])
         labels = ["SIL"] * n_frames
         word_of: dict[int, str] = {}
-        bad: list[_Word] = []
         for w in aligned:
-            if w.name != "<sil>" and (w.end - w.start) >= 5 and w.score / (w.end - w.start) < (
-                self.config.word_mismatch_score_per_frame
-            ):
-                bad.append(w)
+            if w in bad:
                 continue
             for phone, a, b in w.phones:
                 for f in range(a, min(b, n_frames)):
                     labels[f] = phone
                     if phone != "SIL":
                         word_of[f] = w.name
-        for w in _merge_spans(bad):
+        spans = _merge_spans(bad)
+        for w in spans:
             rec = self._recognize_frames(audio, w.start, min(w.end, n_frames))
             labels[w.start:w.start + len(rec)] = rec
-        if bad:
-            names = " ".join(w.name for w in bad)
-            warnings.append(
-                f"words '{names}' do not match the audio at "
-                f"{bad[0].start * FRAME_S:.2f}-{bad[-1].end * FRAME_S:.2f} s; recognised those spans instead"
-            )
+        if spans:
+            where = ", ".join(f"{w.start * FRAME_S:.2f}-{w.end * FRAME_S:.2f} s" for w in spans)
+            warnings.append(f"words {' '.join(repr(w.name) for w in bad)} do not match the audio ({where}); "
+                            "recognised those spans instead")
         return PhoneTimeline(_segments(labels, word_of), "aligned", tuple(warnings))
 
     # ----------------------------------------------------------------- helpers
+    def _misfits(self, word: _Word, quiet: np.ndarray) -> bool:
+        """A word that scores far below matching speech, or that was placed on (near) silence."""
+        frames = word.end - word.start
+        if frames >= 10 and word.score / frames < self.config.word_mismatch_score_per_frame:
+            return True
+        return bool(frames and quiet[word.start:word.end].mean() >= 0.8)
+
     def _prepare_words(self, transcript: str) -> tuple[list[str], list[str]]:
         tokens = _text.tokenize(transcript)
         words = [w for t in tokens for w in t.words]
@@ -283,7 +294,8 @@ class PhoneRecognizer:
                     phones = []
                 for phone, a, b in phones:
                     labels[max(0, a):min(n, b)] = [phone] * (min(n, b) - max(0, a))
-        quiet = _quiet_frames(chunk, hop, self.config.vad_floor_db, reference=audio.samples)
+        quiet = _quiet_frames(chunk, hop, self.config.vad_floor_db, self.config.vad_absolute_floor_dbfs,
+                              reference=audio.samples)
         for f in np.flatnonzero(quiet[:n]):
             labels[int(f)] = "SIL"
         return labels
@@ -308,8 +320,10 @@ def _merge_spans(words: list[_Word]) -> list[_Word]:
     return merged
 
 
-def _quiet_frames(samples: np.ndarray, hop: int, floor_db: float, reference: np.ndarray) -> np.ndarray:
-    """True for 10 ms frames whose RMS is ``floor_db`` below the loudest frame of ``reference``."""
+def _quiet_frames(samples: np.ndarray, hop: int, floor_db: float, absolute_dbfs: float,
+                  reference: np.ndarray) -> np.ndarray:
+    """True for 10 ms frames whose RMS is ``floor_db`` below the loudest frames of ``reference``, or below
+    ``absolute_dbfs``."""
     def rms_db(x: np.ndarray) -> np.ndarray:
         n = max(1, int(np.ceil(len(x) / hop)))
         padded = np.zeros(n * hop, dtype=np.float64)
@@ -318,7 +332,8 @@ def _quiet_frames(samples: np.ndarray, hop: int, floor_db: float, reference: np.
         return np.asarray(10.0 * np.log10(power + 1e-12))
 
     peak = float(np.percentile(rms_db(reference), 99)) if len(reference) else 0.0
-    return np.asarray(rms_db(samples) < peak + floor_db)
+    level = rms_db(samples)
+    return np.asarray((level < peak + floor_db) | (level < absolute_dbfs))
 
 
 def _segments(labels: list[str], word_of: dict[int, str]) -> tuple[PhoneSegment, ...]:

@@ -268,7 +268,7 @@ class Animator:
         audio = self._audio(request)
         fps, duration_s = self._check(request, audio)
         rig = load_rig(request.rig or self.config.animation.default_rig, allow_paths=False)
-        n = int(math.floor(duration_s * fps)) + 1
+        n = math.floor(duration_s * fps) + 1
         weights, constant = self._emotion(request, n, fps)
         values = np.zeros((n, len(CHANNELS)), dtype=np.float64)
         speech = self._speech(request, audio, fps, n)

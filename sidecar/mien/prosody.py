@@ -140,7 +140,9 @@ def analyse(samples: np.ndarray, sample_rate_hz: int, phones: Sequence[PhoneSegm
     return Prosody(f0, tuple(merged))
 
 
-def speaking_envelope(phones: Sequence[PhoneSegment], n_frames: int, fps: float, min_pause_s: float = 0.25) -> np.ndarray:
+def speaking_envelope(
+    phones: Sequence[PhoneSegment], n_frames: int, fps: float, min_pause_s: float = 0.25
+) -> np.ndarray:
     """1 while the character is speaking (pauses shorter than ``min_pause_s`` count as speech), else 0,
     with 100 ms linear ramps."""
     t = np.arange(n_frames) / fps

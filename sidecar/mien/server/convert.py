@@ -39,7 +39,7 @@ _MODES: dict[int, Mode] = {
     fa.ANIMATION_MODE_RECOGNIZED: "recognized",
     fa.ANIMATION_MODE_NEURAL: "neural",
 }
-_ENCODINGS = {
+_ENCODINGS: dict[int, str] = {
     pb.PCM_ENCODING_UNSPECIFIED: "pcm_s16le",
     pb.PCM_ENCODING_S16LE: "pcm_s16le",
     pb.PCM_ENCODING_F32LE: "pcm_f32le",

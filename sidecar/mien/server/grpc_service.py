@@ -67,7 +67,7 @@ def guarded(method: Callable[..., Resp]) -> Callable[..., Resp]:
         code = "OK"
         try:
             response = method(self, request, context, rid)
-        except Exception as error:  # noqa: BLE001 - translated to a status below, never swallowed
+        except Exception as error:
             code = status_of(error).grpc_code.name if isinstance(error, MienError) else INTERNAL.grpc_code.name
             audio_s = 0.0
             _log(method.__name__, rid, context, audio_s, started, code)
@@ -111,6 +111,7 @@ class FaceAnimationService(fa_grpc.FaceAnimationServicer):
         if streams is None:
             context.abort(grpc.StatusCode.UNIMPLEMENTED, "StreamAnimate needs the neural model, which this sidecar "
                                                          "has not loaded")
+            return
         try:
             yield from streams.serve(request_iterator, context_active=context.is_active, on_request_id=None)
         except Exception as error:  # noqa: BLE001 - translated to a status, never swallowed

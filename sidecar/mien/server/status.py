@@ -40,5 +40,5 @@ def status_of(error: MienError) -> Status:
     """Status for a core error (the most specific class in the table wins)."""
     for cls in type(error).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return INTERNAL

@@ -1,0 +1,57 @@
+"""Shared fixtures: the real speech clips, one animator, one live sidecar."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from mien import Animator, EncodedAudio, LineRequest, Track
+from mien.config import Config, ServerConfig
+from mien.server.app import Sidecar
+from mien.v1 import face_animation_pb2_grpc as fa_grpc
+
+SPEECH = Path(__file__).parent / "fixtures" / "speech"
+
+
+def speech_bytes(name: str) -> bytes:
+    return (SPEECH / f"{name}.wav").read_bytes()
+
+
+def transcript(name: str) -> str:
+    return (SPEECH / f"{name}.txt").read_text().strip()
+
+
+@pytest.fixture(scope="session")
+def animator() -> Animator:
+    a = Animator()
+    a.recognizer.warm_up()
+    return a
+
+
+@pytest.fixture(scope="session")
+def animate(animator: Animator):  # type: ignore[no-untyped-def]
+    """animate(name, **LineRequest fields) -> Track, for a speech fixture."""
+
+    def run(name: str, *, text: bool = True, **kwargs: object) -> Track:
+        request = LineRequest(audio=EncodedAudio(speech_bytes(name)), transcript=transcript(name) if text else None,
+                              **kwargs)  # type: ignore[arg-type]
+        return animator.animate(request)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def sidecar() -> Iterator[Sidecar]:
+    server = Sidecar(Config(server=ServerConfig(port=0, http_port=-1))).start()
+    yield server
+    server.stop(0.5)
+
+
+@pytest.fixture(scope="session")
+def stub(sidecar: Sidecar) -> Iterator[fa_grpc.FaceAnimationStub]:
+    channel = grpc.insecure_channel(f"127.0.0.1:{sidecar.grpc_port}")
+    yield fa_grpc.FaceAnimationStub(channel)
+    channel.close()

@@ -1,0 +1,101 @@
+"""Phone timelines: text normalisation, unknown words, alignment, mismatch detection, recognition."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import speech_bytes, transcript
+from mien import Animator
+from mien._g2p import spell_out
+from mien._text import number_words, tokenize
+from mien.audio import decode_audio
+from mien.phonemes import ARPABET, VISEMES
+
+
+def audio_of(name: str):  # type: ignore[no-untyped-def]
+    return decode_audio(speech_bytes(name), max_duration_s=60)
+
+
+def test_numbers_and_punctuation_become_words() -> None:
+    words = [w for t in tokenize("Mr. Smith paid $3.50 for 2 apples on May 1st, 1999 -- 100% sure!") for w in t.words]
+    assert words == ["mister", "smith", "paid", "three", "dollars", "fifty", "cents", "for", "two", "apples", "on",
+                     "may", "first", "nineteen", "ninety", "nine", "one", "hundred", "percent", "sure"]
+    assert number_words(1205) == ["one", "thousand", "two", "hundred", "five"]
+    assert number_words(-3) == ["minus", "three"]
+
+
+def test_non_ascii_is_folded_or_flagged() -> None:
+    tokens = tokenize("Café naïve 東京 Zoë")
+    assert [t.words for t in tokens] == [("cafe",), ("naive",), (), ("zoe",)]
+    assert [t.speakable for t in tokens] == [True, True, False, True]
+
+
+def test_spelling_fallback_keeps_visible_consonants() -> None:
+    known = {"dash": "D AE SH", "wood": "W UH D", "ish": "IH SH"}
+    assert spell_out("dashwoodish", known.get) == "D AE SH W UH D IH SH".split()
+    phones = spell_out("blorpmaff", lambda w: None)
+    assert phones[0] == "B" and "P" in phones and "M" in phones and "F" in phones
+    assert all(p in ARPABET for p in phones)
+
+
+def test_alignment_follows_the_words(animator: Animator) -> None:
+    timeline = animator.recognizer.align(audio_of("goforward"), transcript("goforward"))
+    assert timeline.mode == "aligned" and not timeline.warnings
+    words = [p.word for p in timeline.phones if p.word]
+    assert [w for i, w in enumerate(words) if i == 0 or words[i - 1] != w] == ["go", "forward", "ten", "meters"]
+    assert timeline.phones[0].start_s == 0.0
+    assert abs(timeline.phones[-1].end_s - audio_of("goforward").duration_s) < 0.011
+    assert all(p.viseme == VISEMES.get(p.phone, "sil") for p in timeline.phones)
+    m = [p for p in timeline.phones if p.phone == "M"]
+    assert len(m) == 1 and m[0].word == "meters"
+
+
+def test_unknown_numbers_and_non_ascii_words_do_not_fail_the_line(animator: Animator) -> None:
+    # "meterz" is not in the dictionary (spelled by rule), "10" is a number, "Gó" and "förward" fold to ASCII
+    timeline = animator.recognizer.align(audio_of("goforward"), "Gó, förward... 10 meterz!")
+    assert timeline.mode == "aligned" and not timeline.warnings
+    assert [p.word for p in timeline.phones if p.phone == "M"] == ["meterz"]
+
+
+def test_unpronounceable_text_is_reported_not_fatal(animator: Animator) -> None:
+    timeline = animator.recognizer.align(audio_of("goforward"), "go forward ten meters 東京")
+    assert any("東京" in w for w in timeline.warnings)
+    assert sum(p.phone != "SIL" for p in timeline.phones) >= 8
+
+
+def test_transcript_of_other_audio_is_detected_and_falls_back(animator: Animator) -> None:
+    timeline = animator.recognizer.align(audio_of("goforward"), transcript("librivox_0920"))
+    assert timeline.mode == "recognized"
+    assert any("does not match the audio" in w for w in timeline.warnings)
+    # the fallback still moves the mouth: plenty of non-silent phones
+    assert sum(p.phone != "SIL" for p in timeline.phones) >= 8
+
+
+def test_partly_wrong_transcript_recognises_that_span(animator: Animator) -> None:
+    text = transcript("librivox_0930").replace("amiable himself", "pumpkin casserole")
+    timeline = animator.recognizer.align(audio_of("librivox_0930"), text)
+    assert timeline.mode in ("aligned", "recognized")
+    assert timeline.warnings, "a wrong span must be reported"
+
+
+def test_recognition_without_transcript(animator: Animator) -> None:
+    timeline = animator.recognizer.recognize(audio_of("librivox_0880"))
+    assert timeline.mode == "recognized"
+    phones = [p.phone for p in timeline.phones if p.phone != "SIL"]
+    assert len(phones) >= 15
+    assert {"M", "P", "B"} & set(phones)
+
+
+def test_silence_gives_silence(animator: Animator) -> None:
+    from mien.audio import Audio
+
+    quiet = Audio(np.zeros(16000, dtype=np.float32))
+    for timeline in (animator.recognizer.recognize(quiet), animator.recognizer.align(quiet, "hello")):
+        assert (timeline.phones and all(p.phone == "SIL" for p in timeline.phones)) or timeline.warnings
+
+
+@pytest.mark.parametrize("text", ["", "   ", "...!?", "東京"])
+def test_empty_or_unspeakable_transcripts(animator: Animator, text: str) -> None:
+    timeline = animator.recognizer.timeline(audio_of("goforward"), text)
+    assert timeline.mode == "recognized"

@@ -1,0 +1,401 @@
+"""Static checks of the engine plugins: the Godot addon and the Unreal plugin are not compiled in CI.
+
+* lint/format: ``gdlint`` + ``gdformat --check`` on every .gd file, ``clang-format --dry-run --Werror``
+  + ``cpplint`` on every .h/.cpp (each skipped, with the reason, only when its tool is not installed;
+  CI installs gdtoolkit==4.5.0, clang-format==23.1.5, cpplint==2.0.2);
+* structure: plugin.cfg keys, the .uplugin JSON and its two modules, Build.cs dependencies, the
+  runtime/editor API the brief fixes (settings class, Blueprint functions, delegates, log category);
+* conformance fixtures: each is referenced by the plugin source that sends it, is a valid proto3 JSON
+  request of mien.v1 (parsed with the generated descriptors), uses only keys the source writes, and
+  lists response fields that exist in the response message with the declared type.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine_plugins"))
+from fixture_tools import (
+    FIXTURE_DIRS,
+    PLUGINS,
+    REQUIRED_FIXTURES,
+    expand,
+    expand_messages,
+    load_fixtures,
+)
+
+GODOT_ADDON = PLUGINS / "godot" / "addons" / "mien"
+UNREAL = PLUGINS / "unreal" / "Mien"
+GD_FILES = sorted(GODOT_ADDON.rglob("*.gd"))
+CPP_FILES = sorted([*UNREAL.rglob("*.h"), *UNREAL.rglob("*.cpp")])
+SOURCES = {
+    "godot": sorted([*GD_FILES, *GODOT_ADDON.rglob("*.tscn")]),
+    "unreal": CPP_FILES,
+}
+RPC_PATHS = {
+    "/mien.v1.FaceAnimation/AnimateLine": "AnimateLineRequest",
+    "/mien.v1.FaceAnimation/Describe": "DescribeRequest",
+    "/mien.v1.FaceAnimation/StreamAnimate": "StreamAnimateRequest",
+    "/healthz": None,
+}
+
+
+def _tool(name: str) -> str | None:
+    """The tool on PATH, or next to this Python (a venv's bin/)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else None
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+
+
+def _source_text(plugin: str) -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in SOURCES[plugin])
+
+
+def _quoted(plugin: str, key: str) -> str:
+    """How a JSON key appears as a literal in the plugin's source."""
+    return f'"{key}"' if plugin == "godot" else f'TEXT("{key}")'
+
+
+# --- lint and format -------------------------------------------------------------------------
+
+
+def test_sources_exist() -> None:
+    assert len(GD_FILES) >= 7, GD_FILES
+    assert len(CPP_FILES) >= 15, CPP_FILES
+
+
+def test_gdlint() -> None:
+    tool = _tool("gdlint")
+    if tool is None:
+        pytest.skip("gdlint not installed (pip install gdtoolkit==4.5.0)")
+    result = _run([tool, *map(str, GD_FILES)], cwd=PLUGINS / "godot")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_gdformat() -> None:
+    tool = _tool("gdformat")
+    if tool is None:
+        pytest.skip("gdformat not installed (pip install gdtoolkit==4.5.0)")
+    result = _run([tool, "--check", *map(str, GD_FILES)], cwd=PLUGINS / "godot")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_clang_format() -> None:
+    tool = _tool("clang-format")
+    if tool is None:
+        pytest.skip("clang-format not installed (pip install clang-format==23.1.5)")
+    result = _run([tool, "--dry-run", "--Werror", "--style=file", *map(str, CPP_FILES)], cwd=PLUGINS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cpplint() -> None:
+    tool = _tool("cpplint")
+    if tool is None:
+        pytest.skip("cpplint not installed (pip install cpplint==2.0.2)")
+    result = _run([tool, "--quiet", *map(str, CPP_FILES)], cwd=PLUGINS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_lint_configs_present() -> None:
+    assert (PLUGINS / "godot" / "gdlintrc").is_file()
+    assert "BreakBeforeBraces: Allman" in (PLUGINS / ".clang-format").read_text()
+    assert "set noparent" in (PLUGINS / "CPPLINT.cfg").read_text()
+
+
+# --- Godot structure -------------------------------------------------------------------------
+
+
+def test_plugin_cfg() -> None:
+    parser = configparser.ConfigParser()
+    parser.read(GODOT_ADDON / "plugin.cfg", encoding="utf-8")
+    assert parser.sections() == ["plugin"]
+    plugin = parser["plugin"]
+    for key in ("name", "description", "author", "version", "script"):
+        value = plugin.get(key, "")
+        assert value.startswith('"') and value.endswith('"') and len(value) > 2, f"plugin.cfg {key}={value!r}"
+    script = plugin["script"].strip('"')
+    assert (GODOT_ADDON / script).is_file()
+    assert re.search(r"^extends EditorPlugin$", (GODOT_ADDON / script).read_text(), re.M)
+
+
+def test_godot_classes_and_api() -> None:
+    names: dict[str, Path] = {}
+    for path in GD_FILES:
+        for match in re.finditer(r"^class_name (\w+)$", path.read_text(), re.M):
+            assert match.group(1) not in names, f"duplicate class_name {match.group(1)}"
+            names[match.group(1)] = path
+    assert {"MienTalker", "MienClient", "MienResult", "MienTrack", "MienAudio", "MienStream"} <= set(names)
+    talker = (GODOT_ADDON / "mien_talker.gd").read_text()
+    for signal in ("signal line_started(", "signal line_finished", "signal line_failed(result: MienResult)"):
+        assert signal in talker
+    for export in ("server_url", "token", "mesh_path", "audio_player_path", "rig", "fps", "npc_id", "use_streaming"):
+        assert re.search(rf"^@export\S* *(\([^)]*\))? var {export}\b", talker, re.M), export
+    assert re.search(r"^func say\(stream: AudioStream, text: String = \"\", emotion: Dictionary = \{\}\)", talker, re.M)
+    assert "get_playback_position()" in talker and "get_time_since_last_mix()" in talker
+    assert "get_output_latency()" in talker
+    # Every script but the runtime node runs in the editor.
+    for path in GD_FILES:
+        if path.name != "mien_talker.gd":
+            assert path.read_text().startswith("@tool\n"), f"{path.name} must be @tool"
+    # No channel names are hard-coded: the addon never names an ARKit shape.
+    for path in GD_FILES:
+        assert not re.search(r'"(jawOpen|eyeBlinkLeft|mouthClose|CTRL_C_jaw)', path.read_text()), path.name
+
+
+def test_dock_scene() -> None:
+    scene = (GODOT_ADDON / "mien_dock.tscn").read_text()
+    match = re.search(r'path="res://addons/mien/([^"]+)"', scene)
+    assert match and (GODOT_ADDON / match.group(1)).is_file()
+    assert 'preload("mien_dock.tscn")' in (GODOT_ADDON / "plugin.gd").read_text()
+
+
+# --- Unreal structure ------------------------------------------------------------------------
+
+
+def test_uplugin() -> None:
+    data = json.loads((UNREAL / "Mien.uplugin").read_text(encoding="utf-8"))
+    assert data["FileVersion"] == 3
+    assert str(data["EngineVersion"]).startswith("5.4")
+    modules = {m["Name"]: m for m in data["Modules"]}
+    assert set(modules) == {"MienRuntime", "MienEditor"}
+    assert modules["MienRuntime"]["Type"] == "Runtime"
+    assert modules["MienEditor"]["Type"] == "Editor"
+    for module in modules.values():
+        assert module["LoadingPhase"] in {"Default", "PostEngineInit", "PreDefault"}
+        build = UNREAL / "Source" / module["Name"] / f"{module['Name']}.Build.cs"
+        assert build.is_file(), build
+        assert f"public class {module['Name']} : ModuleRules" in build.read_text()
+
+
+def _build_deps(module: str) -> set[str]:
+    text = (UNREAL / "Source" / module / f"{module}.Build.cs").read_text()
+    return set(re.findall(r'"(\w+)"', text))
+
+
+def test_build_cs_dependencies() -> None:
+    assert {"Core", "CoreUObject", "Engine", "HTTP", "WebSockets", "Json", "JsonUtilities", "DeveloperSettings"} <= (
+        _build_deps("MienRuntime")
+    )
+    assert {"UnrealEd", "ToolMenus", "ContentBrowser", "AssetTools", "MienRuntime", "Slate", "SlateCore"} <= (
+        _build_deps("MienEditor")
+    )
+
+
+def _read(relative: str) -> str:
+    return (UNREAL / "Source" / relative).read_text(encoding="utf-8")
+
+
+def test_unreal_runtime_api() -> None:
+    settings = _read("MienRuntime/Public/MienSettings.h")
+    assert 'UCLASS(config = Game, defaultconfig, meta = (DisplayName = "Mien"))' in settings
+    assert "class MIENRUNTIME_API UMienSettings : public UDeveloperSettings" in settings
+    for prop in ("ServerUrl", "Token", "DefaultRig", "Fps", "RequestTimeout"):
+        assert re.search(rf"UPROPERTY\(config[^\n]*\)\n\s*\w+ {prop}\b", settings), prop
+    face = re.sub(r"\(\s+", "(", re.sub(r"\s+", " ", _read("MienRuntime/Public/MienFaceComponent.h")))
+    assert "class MIENRUNTIME_API UMienFaceComponent : public UActorComponent" in face
+    for function in (
+        "void Say(USoundWave* Sound, const FString& Text, FMienEmotion Emotion)",
+        "void SayPcm(const TArray<uint8>& Pcm16, int32 SampleRate, int32 NumChannels",
+        "void RequestTrack(",
+        "void ApplyFrame(const TArray<float>& Values)",
+        "TMap<FName, float> GetCurves() const",
+        "float GetCurveValue(FName Channel) const",
+    ):
+        index = face.find(function)
+        assert index > 0, function
+        assert "UFUNCTION(Blueprint" in face[max(0, index - 160) : index], f"{function} is not a UFUNCTION"
+    for delegate in ("FOnMienLineFinished", "FOnMienLineFailed"):
+        assert re.search(rf"DECLARE_DYNAMIC_MULTICAST_DELEGATE\w*\({delegate}\b", face), delegate
+        assert re.search(rf"UPROPERTY\(BlueprintAssignable[^;]*?\) {delegate} ", face), delegate
+    assert "SetMorphTarget(" in _read("MienRuntime/Private/MienFaceComponent.cpp")
+    client = _read("MienRuntime/Private/MienClient.cpp") + _read("MienRuntime/Private/MienStreamSession.cpp")
+    assert "FHttpModule::Get().CreateRequest()" in client
+    assert "FWebSocketsModule::Get().CreateWebSocket(" in client
+    assert "FBase64::Encode" in _read("MienRuntime/Private/MienJson.cpp")
+
+
+def test_unreal_log_category_and_generated_includes() -> None:
+    text = {p: p.read_text(encoding="utf-8") for p in CPP_FILES}
+    declared = [p for p, t in text.items() if "DECLARE_LOG_CATEGORY_EXTERN(LogMien" in t]
+    defined = [p for p, t in text.items() if "DEFINE_LOG_CATEGORY(LogMien)" in t]
+    assert len(declared) == 1 and len(defined) == 1
+    assert not any(re.search(r"DECLARE_LOG_CATEGORY_EXTERN\((?!LogMien)", t) for t in text.values())
+    for path, body in text.items():
+        includes = re.findall(r'^#include "([^"]+)"', body, re.M)
+        if path.suffix == ".h" and re.search(r"^(UCLASS|USTRUCT|UENUM)\(", body, re.M):
+            assert includes and includes[-1] == f"{path.stem}.generated.h", f"{path.name}: .generated.h last"
+
+
+def test_unreal_editor_menu() -> None:
+    module = _read("MienEditor/Private/MienEditorModule.cpp")
+    assert 'ExtendMenu(TEXT("ContentBrowser.AssetContextMenu.SoundWave"))' in module
+    assert "UContentBrowserAssetContextMenuContext::FindContextWithAssets" in module
+    assert "Generate Facial Animation (Mien)" in module
+    baker = _read("MienEditor/Private/MienAnimSequenceBaker.cpp")
+    for call in ("GetController()", "AddCurve(", "SetCurveKeys(", "FAnimationCurveIdentifier", "SavePackage("):
+        assert call in baker, call
+
+
+# --- conformance fixtures --------------------------------------------------------------------
+
+
+def _descriptors() -> Any:
+    try:
+        from mien.v1 import face_animation_pb2
+    except ImportError as error:  # the sidecar package is not installed
+        pytest.skip(f"mien.v1 descriptors not importable: {error}")
+    return face_animation_pb2
+
+
+def _walk_keys(value: Any, descriptor: Any, path: str, out: list[tuple[str, str]]) -> None:
+    """Collects (json key, path) of a request value, skipping map keys (data, not field names)."""
+    if not isinstance(value, dict) or descriptor is None:
+        return
+    fields = {f.json_name: f for f in descriptor.fields}
+    for key, item in value.items():
+        out.append((key, f"{path}.{key}"))
+        field = fields.get(key)
+        if field is None or field.message_type is None:
+            continue
+        if field.message_type.GetOptions().map_entry:
+            continue
+        items = item if isinstance(item, list) else [item]
+        for element in items:
+            _walk_keys(element, field.message_type, f"{path}.{key}", out)
+
+
+def _fixture_ids() -> list[tuple[str, str]]:
+    return [(plugin, path.stem) for plugin, folder in FIXTURE_DIRS.items() for path in sorted(folder.glob("*.json"))]
+
+
+@pytest.mark.parametrize("plugin", sorted(FIXTURE_DIRS))
+def test_required_fixtures(plugin: str) -> None:
+    names = {f["name"] for f in load_fixtures(plugin)}
+    assert names >= REQUIRED_FIXTURES, sorted(REQUIRED_FIXTURES - names)
+
+
+@pytest.mark.parametrize(("plugin", "name"), _fixture_ids())
+def test_fixture_matches_source(plugin: str, name: str) -> None:
+    from google.protobuf import json_format
+
+    pb = _descriptors()
+    fixture = next(f for f in load_fixtures(plugin) if f["_path"].stem == name)
+    assert fixture["name"] == name
+    source = _source_text(plugin)
+    assert f"conformance/{name}.json" in source, f"no {plugin} source names conformance/{name}.json"
+    request = fixture["request"]
+    message_name = RPC_PATHS[request["path"]]
+    assert request["path"] in source or request["path"].rsplit("/", 1)[-1] in source
+
+    keys: list[tuple[str, str]] = []
+    if fixture["transport"] == "http":
+        assert request["method"] in {"GET", "POST"}
+        if message_name is not None:
+            body = expand(request["body"])
+            json_format.ParseDict(body, getattr(pb, message_name)(), ignore_unknown_fields=False)
+            _walk_keys(request["body"], getattr(pb, message_name).DESCRIPTOR, "body", keys)
+    else:
+        assert fixture["transport"] == "websocket"
+        messages = expand_messages(request["messages"])
+        assert list(messages[0]) == ["header"] and list(messages[-1]) == ["end"]
+        assert all(list(m) == ["audio"] for m in messages[1:-1]) and len(messages) > 3
+        for message in messages:
+            json_format.ParseDict(message, pb.StreamAnimateRequest(), ignore_unknown_fields=False)
+        keyed = [m for m in messages if "emotionKeyframes" in m.get("audio", {})] or messages[1:2]
+        for message in [messages[0], keyed[0], messages[-1]]:
+            _walk_keys(message, pb.StreamAnimateRequest.DESCRIPTOR, "message", keys)
+    for key, where in keys:
+        assert _quoted(plugin, key) in source, f"{where}: the {plugin} source never writes {_quoted(plugin, key)}"
+    for header in request.get("headers", {}):
+        assert header in source, f"header {header} not set by the {plugin} source"
+
+
+def _check_response_paths(descriptor: Any, fields: dict[str, str], plugin: str, source: str) -> None:
+    """Each parsed field path exists in the response message with the declared JSON type, and the
+    plugin source reads every name on the path."""
+    from google.protobuf.descriptor import FieldDescriptor as Fd
+
+    numeric = {Fd.TYPE_FLOAT, Fd.TYPE_DOUBLE, Fd.TYPE_INT32, Fd.TYPE_UINT32, Fd.TYPE_SINT32, Fd.TYPE_FIXED32}
+    for path, kind in fields.items():
+        segments = path.split(".")
+        current = descriptor
+        field = None
+        for position, segment in enumerate(segments):
+            name = segment.removesuffix("[]")
+            assert _quoted(plugin, name) in source, f"{path}: the {plugin} source never reads {_quoted(plugin, name)}"
+            if current is None:
+                continue
+            by_json = {f.json_name: f for f in current.fields}
+            assert name in by_json, f"{path}: {current.full_name} has no field {name}"
+            field = by_json[name]
+            if position < len(segments) - 1:
+                assert field.message_type is not None, f"{path}: {name} is not a message"
+                assert segment.endswith("[]") == field.is_repeated, f"{path}: write {name}[] for repeated fields"
+            current = field.message_type
+        if field is None or descriptor is None:
+            continue
+        is_map = field.message_type is not None and field.message_type.GetOptions().map_entry
+        repeated = field.is_repeated and not is_map
+        if kind == "object":
+            assert is_map or (field.message_type is not None and not repeated), path
+        elif kind == "uint64":
+            assert field.type in {Fd.TYPE_UINT64, Fd.TYPE_INT64, Fd.TYPE_FIXED64} and not repeated, path
+        elif kind.endswith("[]"):
+            assert repeated, f"{path} is not repeated"
+            assert (field.type == Fd.TYPE_STRING) if kind == "string[]" else (field.type in numeric), path
+        else:
+            assert not repeated, f"{path} is repeated"
+            assert (field.type == Fd.TYPE_STRING) if kind == "string" else (field.type in numeric), path
+
+
+@pytest.mark.parametrize(("plugin", "name"), _fixture_ids())
+def test_fixture_response_fields(plugin: str, name: str) -> None:
+    pb = _descriptors()
+    fixture = next(f for f in load_fixtures(plugin) if f["_path"].stem == name)
+    source = _source_text(plugin)
+    response = fixture["response"]
+    if fixture["transport"] == "websocket":
+        kinds = {"header": pb.TrackHeader, "frames": pb.FrameBatch, "end": pb.StreamEnd, "status": None}
+        assert set(response["messages"]) == set(kinds)
+        for kind, fields in response["messages"].items():
+            assert _quoted(plugin, kind) in source
+            descriptor = kinds[kind].DESCRIPTOR if kinds[kind] is not None else None
+            _check_response_paths(descriptor, fields, plugin, source)
+        return
+    message = response["message"]
+    descriptor = None
+    if message.startswith("mien.v1."):
+        descriptor = getattr(pb, message.removeprefix("mien.v1.")).DESCRIPTOR
+    else:
+        assert message in {"error", "none"}
+    if message == "error":
+        assert response["status"] >= 400 and response["error_code"]
+        assert set(response["parsed_fields"]) == {"code", "message"}
+    _check_response_paths(descriptor, response["parsed_fields"], plugin, source)
+    accept = response.get("accept_errors")
+    if accept:
+        assert accept["codes"] and set(accept["fields"]) == {"code", "message"} and accept["reason"]
+
+
+def test_fixture_expansion_is_deterministic() -> None:
+    fixture = next(f for f in load_fixtures("godot") if f["name"] == "stream_animate")
+    first = expand_messages(fixture["request"]["messages"], token="t")
+    second = expand_messages(fixture["request"]["messages"], token="t")
+    assert first == second
+    keyframed = [m for m in first if "emotionKeyframes" in m.get("audio", {})]
+    assert keyframed and keyframed[0] is first[1]
