@@ -211,9 +211,14 @@ def articulate(
 def loudness_db(samples: np.ndarray, sample_rate_hz: int, n_frames: int, fps: float) -> np.ndarray:
     """Smoothed RMS level in dB at each frame time (50 ms window)."""
     win = max(1, int(0.05 * sample_rate_hz))
-    power = np.convolve(samples.astype(np.float64) ** 2, np.ones(win) / win, mode="same")
-    idx = np.clip((np.arange(n_frames) / fps * sample_rate_hz).astype(int), 0, max(0, len(samples) - 1))
-    return np.asarray(10.0 * np.log10(power[idx] + 1e-10)) if len(samples) else np.zeros(n_frames)
+    # centred moving average of the power, via a cumulative sum (O(n) for any window)
+    if not len(samples):
+        return np.zeros(n_frames)
+    csum = np.concatenate([[0.0], np.cumsum(samples.astype(np.float64) ** 2)])
+    centre = np.clip((np.arange(n_frames) / fps * sample_rate_hz).astype(int), 0, len(samples) - 1)
+    lo = np.clip(centre - win // 2, 0, len(samples))
+    hi = np.clip(lo + win, 0, len(samples))
+    return np.asarray(10.0 * np.log10((csum[hi] - csum[lo]) / win + 1e-10))
 
 
 def mouth_curves(params: Mapping[str, np.ndarray], values: np.ndarray, style: SpeechStyle | None = None) -> None:

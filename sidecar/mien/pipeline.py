@@ -19,6 +19,7 @@ import math
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -35,7 +36,7 @@ from .errors import FailedPrecondition, InvalidArgument
 from .expression import expression_curves, speech_style
 from .gaze import apply_gaze, gaze_angles, schedule_gaze
 from .phonemes import PhoneRecognizer, PhoneTimeline
-from .prosody import Emphasis, analyse, speaking_envelope
+from .prosody import Emphasis, analyse, line_pitch_hz, speaking_envelope
 from .rig import load_rig
 from .track import PhoneSegment, Track, TrackInfo
 
@@ -162,6 +163,8 @@ class Animator:
         self.recognizer = PhoneRecognizer(self.config.phonemes)
         self.emotion_source = emotion_source
         self.speech_model = speech_model
+        # side work that overlaps the alignment (numpy releases the GIL): the pitch track
+        self._side = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mien-side")
 
     @property
     def modes(self) -> tuple[str, ...]:
@@ -271,8 +274,9 @@ class Animator:
         n = math.floor(duration_s * fps) + 1
         weights, constant = self._emotion(request, n, fps)
         values = np.zeros((n, len(CHANNELS)), dtype=np.float64)
+        pitch = self._side.submit(line_pitch_hz, audio.samples, audio.sample_rate_hz) if audio is not None else None
         speech = self._speech(request, audio, fps, n)
-        self._face(values, request, audio, speech, weights, fps)
+        self._face(values, request, audio, speech, weights, fps, pitch)
         self._eyes(values, request, speech, weights, fps, duration_s)
         info = TrackInfo(
             mode=speech.mode,
@@ -289,7 +293,7 @@ class Animator:
         return rig.apply(track)
 
     def _face(self, values: np.ndarray, request: LineRequest, audio: Audio | None, speech: _Speech,
-              weights: np.ndarray, fps: float) -> None:
+              weights: np.ndarray, fps: float, pitch: Future[np.ndarray] | None) -> None:
         """Mouth (articulation or the neural model) and emotional expression."""
         n = len(values)
         opts = request.options
@@ -307,7 +311,8 @@ class Animator:
             params = articulate(speech.phones, n, fps, loud, self.config.articulation)
             mouth_curves(params, values, SpeechStyle(jaw, lip, press * speech.speaking, spread * speech.speaking))
             closed, rounding = params["closed"], np.maximum(params["round"], params["funnel"])
-            emphasis = analyse(audio.samples, audio.sample_rate_hz, speech.phones).emphasis
+            f0 = pitch.result() if pitch is not None else None
+            emphasis = analyse(audio.samples, audio.sample_rate_hz, speech.phones, f0).emphasis
         expression_curves(
             values, weights, fps=fps, speaking=speech.speaking, closed=closed, rounding=rounding,
             emphasis=emphasis, rng=_rng(request.seed, _STREAM_MICRO), config=self.config.expression,

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .audio import resample
 from .track import PhoneSegment
 
-__all__ = ["Emphasis", "Prosody", "analyse", "pitch_hz", "speaking_envelope"]
+__all__ = ["Emphasis", "Prosody", "analyse", "line_pitch_hz", "pitch_hz", "speaking_envelope"]
 
 _HOP_S = 0.01
 _WIN_S = 0.04
@@ -104,9 +105,18 @@ def _loudness_10ms(samples: np.ndarray, sample_rate_hz: int) -> np.ndarray:
     return np.asarray(10.0 * np.log10((padded.reshape(n, hop) ** 2).mean(axis=1) + 1e-10))
 
 
-def analyse(samples: np.ndarray, sample_rate_hz: int, phones: Sequence[PhoneSegment]) -> Prosody:
-    """Pitch and emphasis events of a line."""
-    f0 = pitch_hz(samples, sample_rate_hz)
+def line_pitch_hz(samples: np.ndarray, sample_rate_hz: int) -> np.ndarray:
+    """F0 every 10 ms of a whole line (computed at 8 kHz: plenty for F0 <= 400 Hz, 4x cheaper than 16 kHz)."""
+    if sample_rate_hz > 8000:
+        return pitch_hz(resample(samples, sample_rate_hz, 8000), 8000)
+    return pitch_hz(samples, sample_rate_hz)
+
+
+def analyse(
+    samples: np.ndarray, sample_rate_hz: int, phones: Sequence[PhoneSegment], f0: np.ndarray | None = None
+) -> Prosody:
+    """Pitch and emphasis events of a line (``f0`` from :func:`line_pitch_hz` if already computed)."""
+    f0 = line_pitch_hz(samples, sample_rate_hz) if f0 is None else f0
     events: list[Emphasis] = []
     voiced = f0 > 0
     if voiced.sum() >= 5:

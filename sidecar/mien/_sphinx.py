@@ -1,0 +1,234 @@
+"""A minimal ctypes binding to the PocketSphinx C API shipped inside the `pocketsphinx` wheel.
+
+Why not the wheel's own Python API: its Cython methods hold the GIL while decoding, so two
+decoders in two threads take twice as long as one. ctypes releases the GIL around every C
+call, so decoders in different threads really run in parallel (one per core), in one process,
+with the models loaded once per decoder. Only the handful of functions Mien needs are bound;
+their signatures are those of pocketsphinx 5.x (`include/pocketsphinx.h`,
+`include/pocketsphinx/alignment.h`, `include/pocketsphinx/search.h`), pinned by the
+`pocketsphinx==5.1.1` requirement.
+
+A :class:`Decoder` is not thread-safe; use one per thread (see ``mien.phonemes``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+
+import pocketsphinx
+
+__all__ = ["Decoder", "Segment", "AlignedPhone", "AlignedWord", "model_path"]
+
+_c_int_p = ctypes.POINTER(ctypes.c_int)
+_c_int32_p = ctypes.POINTER(ctypes.c_int32)
+
+
+def model_path(name: str) -> str:
+    """Path of a file of the bundled US English model."""
+    return os.path.join(pocketsphinx.get_model_path(), "en-us", name)
+
+
+@cache
+def _lib() -> ctypes.CDLL:
+    lib = ctypes.CDLL(pocketsphinx._pocketsphinx.__file__)  # the C library is linked into the extension
+    v, p, c, i = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_int
+    sigs: dict[str, tuple[object, list[object]]] = {
+        "ps_config_init": (v, [v]),
+        "ps_config_free": (i, [v]),
+        "ps_config_set_str": (v, [v, p, p]),
+        "ps_config_set_int": (v, [v, p, ctypes.c_long]),
+        "ps_config_set_float": (v, [v, p, ctypes.c_double]),
+        "ps_config_set_bool": (v, [v, p, c]),
+        "ps_init": (v, [v]),
+        "ps_free": (i, [v]),
+        "ps_add_word": (i, [v, p, p, c]),
+        "ps_lookup_word": (ctypes.c_void_p, [v, p]),
+        "ckd_free": (None, [v]),
+        "ps_set_align_text": (i, [v, p]),
+        "ps_add_jsgf_string": (i, [v, p, p]),
+        "ps_remove_search": (i, [v, p]),
+        "ps_activate_search": (i, [v, p]),
+        "ps_start_utt": (i, [v]),
+        "ps_process_raw": (i, [v, ctypes.c_void_p, ctypes.c_size_t, c, c]),
+        "ps_end_utt": (i, [v]),
+        "ps_get_hyp": (p, [v, _c_int32_p]),
+        "ps_seg_iter": (v, [v]),
+        "ps_seg_next": (v, [v]),
+        "ps_seg_word": (p, [v]),
+        "ps_seg_frames": (None, [v, _c_int_p, _c_int_p]),
+        "ps_seg_free": (None, [v]),
+        "ps_set_alignment": (i, [v, v]),
+        "ps_get_alignment": (v, [v]),
+        "ps_alignment_words": (v, [v]),
+        "ps_alignment_iter_name": (p, [v]),
+        "ps_alignment_iter_seg": (i, [v, _c_int_p, _c_int_p]),
+        "ps_alignment_iter_next": (v, [v]),
+        "ps_alignment_iter_children": (v, [v]),
+        "ps_alignment_iter_free": (i, [v]),
+        "err_set_loglevel_str": (p, [p]),
+    }
+    for name, (restype, argtypes) in sigs.items():
+        fn = getattr(lib, name)
+        fn.restype = restype
+        fn.argtypes = argtypes
+    lib.err_set_loglevel_str(b"FATAL")
+    return lib
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A word (or phone, in all-phone search) of a hypothesis: frames [start, end] inclusive."""
+
+    word: str
+    start_frame: int
+    end_frame: int
+
+
+@dataclass(frozen=True)
+class AlignedPhone:
+    name: str
+    start: int
+    duration: int
+    score: int
+
+
+@dataclass(frozen=True)
+class AlignedWord:
+    name: str
+    start: int
+    duration: int
+    score: int
+    phones: tuple[AlignedPhone, ...]
+
+
+class Decoder:
+    """One PocketSphinx decoder (16 kHz US English model). Every decoding call releases the GIL."""
+
+    def __init__(self, *, language_model: bool, **settings: str | int | float | bool) -> None:
+        lib = _lib()
+        config = lib.ps_config_init(None)
+        if not config:
+            raise MemoryError("pocketsphinx: cannot create a configuration")
+        try:
+            lib.ps_config_set_str(config, b"hmm", model_path("en-us").encode())
+            lib.ps_config_set_str(config, b"dict", model_path("cmudict-en-us.dict").encode())
+            lib.ps_config_set_str(config, b"lm", model_path("en-us.lm.bin").encode() if language_model else None)
+            lib.ps_config_set_str(config, b"loglevel", b"FATAL")
+            for key, value in settings.items():
+                k = key.encode()
+                if isinstance(value, bool):
+                    lib.ps_config_set_bool(config, k, int(value))
+                elif isinstance(value, int):
+                    lib.ps_config_set_int(config, k, value)
+                elif isinstance(value, float):
+                    lib.ps_config_set_float(config, k, value)
+                else:
+                    lib.ps_config_set_str(config, k, str(value).encode())
+            self._ps = lib.ps_init(config)
+        finally:
+            lib.ps_config_free(config)
+        if not self._ps:
+            raise RuntimeError("pocketsphinx: cannot initialise the decoder (model files missing?)")
+        self._lib = lib
+
+    def close(self) -> None:
+        if self._ps:
+            self._lib.ps_free(self._ps)
+            self._ps = None
+
+    def __del__(self) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- dictionary
+    def lookup_word(self, word: str) -> str | None:
+        """The dictionary pronunciation ("HH AH L OW"), or None."""
+        ptr = self._lib.ps_lookup_word(self._ps, word.encode())
+        if not ptr:
+            return None
+        try:
+            return ctypes.string_at(ptr).decode()
+        finally:
+            self._lib.ckd_free(ptr)
+
+    def add_word(self, word: str, phones: str) -> None:
+        if self._lib.ps_add_word(self._ps, word.encode(), phones.encode(), 1) < 0:
+            raise ValueError(f"pocketsphinx refused the pronunciation {phones!r} for {word!r}")
+
+    # ------------------------------------------------------------------- decoding
+    def _decode(self, pcm16: bytes) -> None:
+        lib = self._lib
+        if lib.ps_start_utt(self._ps) < 0:
+            raise RuntimeError("pocketsphinx: cannot start an utterance")
+        buf = ctypes.create_string_buffer(pcm16, len(pcm16))
+        if lib.ps_process_raw(self._ps, buf, len(pcm16) // 2, 0, 1) < 0:
+            lib.ps_end_utt(self._ps)
+            raise RuntimeError("pocketsphinx: decoding failed")
+        lib.ps_end_utt(self._ps)
+
+    def recognize(self, pcm16: bytes) -> str:
+        """Decode with the default (n-gram) search; returns the hypothesis text ("" if none)."""
+        self._lib.ps_activate_search(self._ps, None)
+        self._decode(pcm16)
+        score = ctypes.c_int32()
+        hyp = self._lib.ps_get_hyp(self._ps, ctypes.byref(score))
+        return hyp.decode() if hyp else ""
+
+    def align_words(self, pcm16: bytes, text: str) -> bool:
+        """Word-level forced alignment of ``text``; False if the words cannot be aligned at all."""
+        if self._lib.ps_set_align_text(self._ps, text.encode()) < 0:
+            return False
+        self._decode(pcm16)
+        score = ctypes.c_int32()
+        return bool(self._lib.ps_get_hyp(self._ps, ctypes.byref(score)))
+
+    def align_grammar(self, pcm16: bytes, jsgf: str) -> bool:
+        """Word-level alignment constrained by a JSGF grammar (e.g. a word sequence with optional ends)."""
+        lib = self._lib
+        # adding a search under an existing name replaces it, so one name serves every chunk
+        if lib.ps_add_jsgf_string(self._ps, b"mien_chunk", jsgf.encode()) < 0:
+            return False
+        if lib.ps_activate_search(self._ps, b"mien_chunk") < 0:
+            return False
+        self._decode(pcm16)
+        score = ctypes.c_int32()
+        return bool(lib.ps_get_hyp(self._ps, ctypes.byref(score)))
+
+    def segments(self) -> Iterator[Segment]:
+        lib = self._lib
+        seg = lib.ps_seg_iter(self._ps)
+        sf, ef = ctypes.c_int(), ctypes.c_int()
+        while seg:
+            lib.ps_seg_frames(seg, ctypes.byref(sf), ctypes.byref(ef))
+            yield Segment(lib.ps_seg_word(seg).decode(), sf.value, ef.value)
+            seg = lib.ps_seg_next(seg)
+
+    def align_phones(self, pcm16: bytes) -> list[AlignedWord] | None:
+        """Second pass: phone alignment within the current hypothesis (after align_words or recognize)."""
+        lib = self._lib
+        if lib.ps_set_alignment(self._ps, None) < 0:
+            return None
+        self._decode(pcm16)
+        alignment = lib.ps_get_alignment(self._ps)
+        if not alignment:
+            return None
+        words: list[AlignedWord] = []
+        start, duration = ctypes.c_int(), ctypes.c_int()
+        itor = lib.ps_alignment_words(alignment)
+        while itor:
+            score = lib.ps_alignment_iter_seg(itor, ctypes.byref(start), ctypes.byref(duration))
+            name = lib.ps_alignment_iter_name(itor).decode()
+            w_start, w_dur = start.value, duration.value
+            phones: list[AlignedPhone] = []
+            child = lib.ps_alignment_iter_children(itor)
+            while child:
+                p_score = lib.ps_alignment_iter_seg(child, ctypes.byref(start), ctypes.byref(duration))
+                phones.append(AlignedPhone(lib.ps_alignment_iter_name(child).decode(), start.value, duration.value,
+                                           p_score))
+                child = lib.ps_alignment_iter_next(child)
+            words.append(AlignedWord(name, w_start, w_dur, score, tuple(phones)))
+            itor = lib.ps_alignment_iter_next(itor)
+        return words
