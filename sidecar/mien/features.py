@@ -58,7 +58,7 @@ class FeatureConfig:
 
     @property
     def window(self) -> int:
-        return int(round(self.window_ms / 1000.0 * self.sample_rate_hz))
+        return round(self.window_ms / 1000.0 * self.sample_rate_hz)
 
     @property
     def hop(self) -> float:
