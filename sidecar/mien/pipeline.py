@@ -119,6 +119,9 @@ class LineRequest:
     options: AnimationOptions = field(default_factory=AnimationOptions)
     idle_duration_s: float = 0.0
     request_id: str = ""
+    phones: tuple[PhoneSegment, ...] | None = None
+    """A known phone timeline (e.g. from a synthesiser's phoneme events): used as is, no alignment
+    (Python API only; the mode reported is "timeline")."""
 
 
 class EmotionSource(Protocol):
@@ -241,11 +244,14 @@ class Animator:
     def _speech(self, request: LineRequest, audio: Audio | None, fps: float, n: int) -> _Speech:
         if audio is None:
             return _Speech((), "idle", (), np.zeros(n), np.zeros(0), None)
-        mode = request.mode
+        mode: str = request.mode
         text = (request.transcript or "").strip()
         if mode == "auto":
             mode = "aligned" if text else ("neural" if self.speech_model else "recognized")
-        if mode == "neural":
+        if request.phones is not None:
+            mode = "timeline"
+            timeline = PhoneTimeline(tuple(request.phones), "timeline")
+        elif mode == "neural":
             timeline = PhoneTimeline((), "neural")
         elif mode == "recognized":
             timeline = self.recognizer.recognize(audio)
