@@ -1,0 +1,36 @@
+// Copyright Mien developers. Licensed under the Apache License, Version 2.0.
+
+#pragma once
+
+#include "CoreMinimal.h"
+#include "MienTypes.h"
+
+class UAnimSequence;
+class USkeleton;
+class USoundWave;
+
+/** Options of the "Generate Facial Animation (Mien)" action. */
+struct MIENEDITOR_API FMienBakeOptions
+{
+	TObjectPtr<USkeleton> Skeleton = nullptr;
+	FString Rig = TEXT("arkit52");
+	FMienEmotion Emotion;
+	int32 Fps = 30;
+	/** Mark the curves as morph-target curves on the skeleton (ARKit/VRM/viseme profiles; off for metahuman). */
+	bool bCurvesDriveMorphTargets = true;
+};
+
+/** Bakes SoundWaves into AnimSequences with one float curve per channel of the sidecar's track. */
+struct MIENEDITOR_API FMienAnimSequenceBaker
+{
+	/**
+	 * Requests the track of Sound (source file bytes when the imported file still exists, else the
+	 * imported PCM; transcript from a .txt beside the source file) and saves <Sound>_Mien next to the
+	 * SoundWave asset. Reports the outcome as an editor notification. Asynchronous.
+	 */
+	static void BakeAsync(USoundWave* Sound, const FMienBakeOptions& Options);
+
+	/** Creates and saves the AnimSequence asset PackagePath/AssetName from a track. */
+	static UAnimSequence* CreateAnimSequence(const FMienTrack& Track, const FMienBakeOptions& Options,
+		const FString& PackagePath, const FString& AssetName, FString& OutError);
+};

@@ -1,0 +1,27 @@
+// Copyright Mien developers. Licensed under the Apache License, Version 2.0.
+
+using UnrealBuildTool;
+
+public class MienRuntime : ModuleRules
+{
+	public MienRuntime(ReadOnlyTargetRules Target) : base(Target)
+	{
+		PCHUsage = PCHUsageMode.UseExplicitOrSharedPCHs;
+
+		PublicDependencyModuleNames.AddRange(new string[]
+		{
+			"Core",
+			"CoreUObject",
+			"Engine",
+			"DeveloperSettings",
+		});
+
+		PrivateDependencyModuleNames.AddRange(new string[]
+		{
+			"HTTP",
+			"WebSockets",
+			"Json",
+			"JsonUtilities",
+		});
+	}
+}
