@@ -99,3 +99,12 @@ def test_silence_gives_silence(animator: Animator) -> None:
 def test_empty_or_unspeakable_transcripts(animator: Animator, text: str) -> None:
     timeline = animator.recognizer.timeline(audio_of("goforward"), text)
     assert timeline.mode == "recognized"
+
+
+def test_same_line_same_timeline_whatever_came_before(animator: Animator) -> None:
+    """Decoders keep no history between lines (batch CMN), in either decoder of the pool."""
+    first = animator.recognizer.align(audio_of("cards_001"), transcript("cards_001"))
+    for name in ("librivox_0870", "goforward", "cards_005", "librivox_0920"):
+        animator.recognizer.align(audio_of(name), transcript(name))
+        animator.recognizer.recognize(audio_of(name))
+        assert animator.recognizer.align(audio_of("cards_001"), transcript("cards_001")) == first

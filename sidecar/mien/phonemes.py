@@ -161,12 +161,13 @@ class PhoneRecognizer:
 
     @staticmethod
     def _new_aligner() -> Decoder:
-        return Decoder(language_model=False, samprate=float(INTERNAL_SAMPLE_RATE_HZ))
+        return Decoder(language_model=False, samprate=float(INTERNAL_SAMPLE_RATE_HZ), cmn="batch")
 
     @staticmethod
     def _new_recognizer() -> Decoder:
         # the fast single-pass n-gram configuration (see the module docstring for its accuracy)
-        return Decoder(language_model=True, samprate=float(INTERNAL_SAMPLE_RATE_HZ), bestpath=False, fwdflat=False)
+        return Decoder(language_model=True, samprate=float(INTERNAL_SAMPLE_RATE_HZ), bestpath=False, fwdflat=False,
+                       cmn="batch")
 
     def warm_up(self) -> None:
         """Load the decoders now (the server calls this at start-up, not on the first request)."""

@@ -27,6 +27,7 @@ from ..errors import InvalidArgument
 from ..pipeline import Animator
 from ..v1 import face_animation_pb2 as fa
 from ..v1 import face_animation_pb2_grpc as fa_grpc
+from .gateway import Gateway
 from .grpc_service import AuthInterceptor, ClientLimiter, ConcurrencyInterceptor, FaceAnimationService
 
 __all__ = ["Sidecar", "serve", "is_loopback"]
@@ -68,7 +69,9 @@ class Sidecar:
         self._server: grpc.Server | None = None
         self.grpc_port = 0
         self.http_port = 0
-        self.gateway: Any = None
+        self.gateway: Gateway | None = None
+        self.servicers: dict[str, Any] = {}
+        """{full service name: servicer}: registered on the gRPC server and served by the gateway."""
         self._stopped = threading.Event()
 
     def start(self) -> Sidecar:
@@ -88,7 +91,8 @@ class Sidecar:
             ],
             maximum_concurrent_rpcs=max(s.workers * 4, limits.max_streams),
         )
-        fa_grpc.add_FaceAnimationServicer_to_server(FaceAnimationService(self), server)
+        self.servicers[SERVICES[0]] = FaceAnimationService(self)
+        fa_grpc.add_FaceAnimationServicer_to_server(self.servicers[SERVICES[0]], server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         names = (*SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME)
         reflection.enable_server_reflection(names, server)
@@ -108,6 +112,13 @@ class Sidecar:
         for name in ("", *SERVICES):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         logger.info("mien sidecar serving gRPC on {}:{}", s.host, self.grpc_port)
+        if s.http_port >= 0:
+            try:
+                self.gateway = Gateway(self)
+                self.http_port = self.gateway.start()
+            except Exception:
+                server.stop(0)
+                raise
         return self
 
     def stop(self, grace_s: float | None = None) -> None:
@@ -117,8 +128,13 @@ class Sidecar:
         self._stopped.set()
         grace = self.config.server.shutdown_grace_s if grace_s is None else grace_s
         self.health.enter_graceful_shutdown()
-        if self._server is not None:
-            self._server.stop(grace).wait(grace + 1.0)
+        if self.gateway is not None:
+            self.gateway.drain()
+        stopped = self._server.stop(grace) if self._server is not None else None
+        if self.gateway is not None:
+            self.gateway.stop(grace)  # drains in parallel with gRPC, which stops in the background
+        if stopped is not None:
+            stopped.wait(grace + 1.0)
         logger.info("mien sidecar stopped")
 
     def wait(self) -> None:

@@ -184,8 +184,10 @@ class Gateway:
             self._loop = loop
             try:
                 loop.run_until_complete(self._open())
-            except (OSError, ssl.SSLError, InvalidArgument) as error:
+            except BaseException as error:  # noqa: BLE001 - handed to start(), which raises it in the caller
                 failure.append(error)
+                if self._runner is not None:
+                    loop.run_until_complete(self._runner.cleanup())
                 loop.close()
                 started.set()
                 return
@@ -203,10 +205,10 @@ class Gateway:
             self._thread.join()
             self._thread = None
             error = failure[0]
-            if isinstance(error, InvalidArgument):
-                raise error
-            raise InvalidArgument(f"cannot serve the HTTP gateway on {self._host}:{self._wanted_port}: {error}",
-                                  field="server.http_port") from error
+            if isinstance(error, OSError | ssl.SSLError):
+                raise InvalidArgument(f"cannot serve the HTTP gateway on {self._host}:{self._wanted_port}: {error}",
+                                      field="server.http_port") from error
+            raise error
         scheme = "https" if self._tls[0] else "http"
         logger.info("mien gateway serving HTTP/JSON + WebSocket on {}://{}:{} (preview at /preview)",
                     scheme, self._host or "0.0.0.0", self.port)
@@ -356,7 +358,8 @@ class Gateway:
         origin = request.headers.get("Origin")
         if origin is None:
             return None
-        origin_host = urlsplit(origin).hostname
+        # some native WebSocket clients send a bare "host:port" Origin, without a scheme
+        origin_host = urlsplit(origin if "://" in origin else f"//{origin}").hostname
         if origin_host and (_is_loopback(origin_host) or origin_host.lower() == host.lower()):
             return None
         return f"requests from pages of origin {origin!r} are not allowed (only same-origin or loopback pages)"
@@ -528,16 +531,20 @@ class _StreamCall:
 
     async def _send(self) -> _Final:
         """Forward the servicer's responses as they come; returns its final status."""
+        cancelled_at: float | None = None
         while True:
-            if self.context.is_active():
-                item = await self._outbox.get()
-            else:  # cancelled: give the servicer a moment to notice and return
-                try:
-                    item = await asyncio.wait_for(self._outbox.get(), _CANCEL_WAIT_S)
-                except TimeoutError:
+            try:
+                item = await asyncio.wait_for(self._outbox.get(), 0.25)
+            except TimeoutError:
+                if self.context.is_active():
+                    continue
+                # cancelled: give the servicer a moment to notice and return, but do not hang on it
+                cancelled_at = cancelled_at or self.loop.time()
+                if self.loop.time() - cancelled_at > _CANCEL_WAIT_S:
                     logger.warning("{}: the servicer did not return within {} s of cancellation",
                                    self.route.path, _CANCEL_WAIT_S)
                     return _Final(grpc.StatusCode.CANCELLED, "the call was cancelled")
+                continue
             if isinstance(item, _Final):
                 return item
             if not self.ws.closed and self._failure is None:
