@@ -163,3 +163,33 @@ def test_ten_minute_track_end_to_end() -> None:
     starts = np.flatnonzero((blink[1:] > 0.5) & (blink[:-1] <= 0.5))
     rate = len(starts) / 5.0
     assert 10 <= rate <= 30, rate
+
+
+def test_schedulers_give_the_same_events_streamed_in_chunks() -> None:
+    """Blinks and gaze decide causally: feeding the frames in random chunks changes nothing."""
+    from mien.blinks import BlinkScheduler
+    from mien.gaze import GazeScheduler
+
+    speaking, onsets = timeline()
+    n = 120 * 60
+    speaking, onsets = speaking[:n], onsets[onsets < 120]
+    whole_b = schedule_blinks(120.0, np.random.default_rng(3), speaking=speaking, arousal=np.zeros(n), fps=FPS,
+                              pause_onsets_s=onsets)
+    whole_g = schedule_gaze(120.0, np.random.default_rng(4), speaking=speaking, fps=FPS, pause_onsets_s=onsets)
+    blinks, gaze = BlinkScheduler(np.random.default_rng(3), FPS), GazeScheduler(np.random.default_rng(4), FPS)
+    chunks = np.random.default_rng(0).integers(1, 7, size=n)
+    f = 0
+    pending = sorted(onsets.tolist())
+    for size in chunks:
+        if f >= n:
+            break
+        end = min(n, f + int(size))
+        while pending and pending[0] < end / FPS:  # a stream learns of a pause no later than its chunk
+            t = pending.pop(0)
+            blinks.pause_onset(t)
+            gaze.pause_onset(t)
+        blinks.advance(speaking[f:end], np.zeros(end - f))
+        gaze.advance(speaking[f:end])
+        f = end
+    assert [b for b in blinks.blinks if b.start_s + b.duration_s <= 120.0] == whole_b
+    assert [s for s in gaze.saccades if s.start_s + s.duration_s <= 120.0] == whole_g

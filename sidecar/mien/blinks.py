@@ -9,8 +9,9 @@ patterns in normal subjects", Movement Disorders 12(6): about 26 blinks/min whil
 and 17/min at rest; we use means of 22/min speaking and 16/min listening, multiplied by
 (1 + 0.3 x arousal) because blink rate rises with arousal and anxiety.
 
-Blinks cluster at phrase boundaries and pauses (Nakano & Kitazawa 2010; Cummins 2012): a
-blink drawn within 0.5 s of a pause onset moves to just after it with probability 0.6.
+Blinks cluster at phrase boundaries and pauses (Nakano & Kitazawa 2010; Cummins 2012): when a
+pause begins, a blink due within the next second moves to just after the onset with
+probability 0.6. The decision uses only the past, so streams and whole lines behave alike.
 
 Shape (Evinger et al. 1991; VanderWerf et al. 2003): fast closing 60-100 ms, a brief closed
 hold of 0-50 ms, slower opening 130-240 ms (190-390 ms in all); 15 % are partial (50-80 % closure).
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Blink", "BlinkConfig", "INTERVAL_SIGMA_LN_S", "schedule_blinks", "blink_curve"]
+__all__ = ["Blink", "BlinkConfig", "BlinkScheduler", "INTERVAL_SIGMA_LN_S", "schedule_blinks", "blink_curve"]
 
 INTERVAL_SIGMA_LN_S = 0.80
 """Spread of ln(inter-blink interval / s), fitted to EmoFace's 445 MEAD intervals."""
@@ -60,6 +61,60 @@ def _mu_for_rate(rate_per_min: float) -> float:
     return float(np.log(60.0 / rate_per_min) - INTERVAL_SIGMA_LN_S**2 / 2.0)
 
 
+class BlinkScheduler:
+    """Causal blink scheduling: fed frame by frame (speech activity, arousal, pause onsets as they
+    become known), it decides blinks using only the past, so a stream and a whole line with the same
+    inputs and seed get the same blinks.
+
+    A pause onset brings a blink that is due within the next second forward to just after the onset
+    (with probability ``boundary_snap_probability``).
+    """
+
+    def __init__(self, rng: np.random.Generator, fps: float, config: BlinkConfig | None = None) -> None:
+        self.rng = rng
+        self.fps = fps
+        self.config = config or BlinkConfig()
+        self.blinks: list[Blink] = []
+        self.frame = 0  # next frame to consider
+        self._onsets: list[float] = []
+        # the first blink comes after a residual interval, as if the process had been running
+        self._next_s = float(rng.uniform(0.0, 1.0)) * float(np.exp(_mu_for_rate(self.config.listening_rate_per_min)))
+
+    def pause_onset(self, time_s: float) -> None:
+        """A pause began at ``time_s``; it takes effect at the first frame at or after that time
+        (or now, if that frame has passed: a stream may learn of a pause a little late)."""
+        self._onsets.append(time_s)
+        self._onsets.sort()
+
+    def _apply_onset(self, time_s: float, now: float) -> None:
+        if 0.0 <= self._next_s - time_s <= 1.0 and self.rng.uniform() < self.config.boundary_snap_probability:
+            self._next_s = max(now, time_s + float(self.rng.uniform(0.05, 0.2)))
+
+    def advance(self, speaking: np.ndarray, arousal: np.ndarray) -> None:
+        """Consider the next ``len(speaking)`` frames (their speech activity 0..1 and arousal -1..1)."""
+        c = self.config
+        for i in range(len(speaking)):
+            now = (self.frame + i) / self.fps
+            while self._onsets and self._onsets[0] <= now + 1e-9:
+                self._apply_onset(self._onsets.pop(0), now)
+            t = now + 1.0 / self.fps  # decide everything that starts before the next frame
+            while self._next_s < t:
+                start = self._next_s
+                close = float(self.rng.uniform(0.06, 0.10))
+                hold = float(self.rng.uniform(0.0, 0.05))
+                opening = float(self.rng.uniform(0.13, 0.24))
+                depth = float(self.rng.uniform(0.5, 0.8)) if self.rng.uniform() < c.partial_probability else 1.0
+                previous = self.blinks[-1] if self.blinks else None
+                if previous is None or start >= previous.start_s + previous.duration_s + 0.05:
+                    self.blinks.append(Blink(start, close, hold, opening, depth))
+                speak = float(speaking[i])
+                rate = speak * c.speaking_rate_per_min + (1.0 - speak) * c.listening_rate_per_min
+                rate *= float(np.clip(1.0 + c.arousal_gain * float(arousal[i]), 0.5, 1.5))
+                interval = float(self.rng.lognormal(_mu_for_rate(rate), INTERVAL_SIGMA_LN_S))
+                self._next_s = start + max(c.min_interval_s, interval)
+        self.frame += len(speaking)
+
+
 def schedule_blinks(
     duration_s: float,
     rng: np.random.Generator,
@@ -70,44 +125,25 @@ def schedule_blinks(
     pause_onsets_s: np.ndarray,
     config: BlinkConfig | None = None,
 ) -> list[Blink]:
-    """Blink events over ``duration_s``; ``speaking`` and ``arousal`` are per-frame (0..1, -1..1)."""
-    config = config or BlinkConfig()
-    blinks: list[Blink] = []
-    n = len(speaking)
-
-    def frame(t: float) -> int:
-        return min(n - 1, max(0, int(t * fps))) if n else 0
-
-    # the first blink comes after a residual interval, as if the process had been running
-    t = float(rng.uniform(0.0, 1.0)) * float(np.exp(_mu_for_rate(config.listening_rate_per_min)))
-    while t < duration_s:
-        i = frame(t)
-        speak = float(speaking[i]) if n else 0.0
-        rate = speak * config.speaking_rate_per_min + (1.0 - speak) * config.listening_rate_per_min
-        rate *= float(np.clip(1.0 + config.arousal_gain * (float(arousal[i]) if n else 0.0), 0.5, 1.5))
-        start = t
-        near = pause_onsets_s[np.abs(pause_onsets_s - t) <= 0.5] if len(pause_onsets_s) else pause_onsets_s
-        snap = rng.uniform() < config.boundary_snap_probability
-        if len(near) and snap:
-            start = float(near[0]) + float(rng.uniform(0.05, 0.2))
-        close = float(rng.uniform(0.06, 0.10))
-        hold = float(rng.uniform(0.0, 0.05))
-        opening = float(rng.uniform(0.13, 0.24))
-        depth = float(rng.uniform(0.5, 0.8)) if rng.uniform() < config.partial_probability else 1.0
-        if start + close + hold + opening <= duration_s and (
-            not blinks or start >= blinks[-1].start_s + blinks[-1].duration_s + 0.05
-        ):
-            blinks.append(Blink(start, close, hold, opening, depth))
-        interval = float(rng.lognormal(_mu_for_rate(rate), INTERVAL_SIGMA_LN_S))
-        t = max(start, t) + max(config.min_interval_s, interval)
-    return blinks
+    """Blink events of a whole line (the :class:`BlinkScheduler` run over every frame); only blinks
+    that finish within ``duration_s``."""
+    scheduler = BlinkScheduler(rng, fps, config)
+    for onset in pause_onsets_s:
+        scheduler.pause_onset(float(onset))
+    scheduler.advance(speaking, arousal)
+    return [b for b in scheduler.blinks if b.start_s + b.duration_s <= duration_s]
 
 
-def blink_curve(blinks: list[Blink], n_frames: int, fps: float, scale: float = 1.0) -> np.ndarray:
-    """Eyelid closure 0..1 per frame: ease-in closing (sin), hold, ease-out opening (cos)."""
-    t = np.arange(n_frames) / fps
+def blink_curve(blinks: list[Blink], n_frames: int, fps: float, scale: float = 1.0, first_frame: int = 0) -> np.ndarray:
+    """Eyelid closure 0..1 for frames first_frame .. first_frame + n_frames - 1: ease-in closing (sin),
+    hold, ease-out opening (cos)."""
+    t = (first_frame + np.arange(n_frames)) / fps
     out = np.zeros(n_frames)
+    if n_frames == 0:
+        return out
     for b in blinks:
+        if b.start_s > t[-1] or b.start_s + b.duration_s < t[0]:
+            continue
         dt = t - b.start_s
         closing = (dt >= 0) & (dt < b.close_s)
         held = (dt >= b.close_s) & (dt < b.close_s + b.hold_s)

@@ -23,7 +23,7 @@ import numpy as np
 
 from .channels import INDEX
 
-__all__ = ["Saccade", "GazeConfig", "schedule_gaze", "gaze_angles", "saccade_duration_s", "apply_gaze"]
+__all__ = ["Saccade", "GazeConfig", "GazeScheduler", "schedule_gaze", "gaze_angles", "saccade_duration_s", "apply_gaze"]
 
 _DIRECTIONS = (  # (yaw sign, pitch sign, probability)
     (1.0, 0.0, 0.3), (-1.0, 0.0, 0.3), (0.7, -0.7, 0.12), (-0.7, -0.7, 0.12), (0.0, -1.0, 0.06),
@@ -66,6 +66,85 @@ def saccade_duration_s(amplitude_deg: float) -> float:
     return 0.021 + 0.0022 * amplitude_deg
 
 
+class GazeScheduler:
+    """Causal gaze scheduling, fed frame by frame like :class:`mien.blinks.BlinkScheduler`: the same
+    inputs and seed give the same saccades whether a line arrives whole or streamed.
+
+    The eyes start at the listener (0/0). At each saccade time the next fixation is chosen: averted
+    with probability ``speaking_aversion``/``listening_aversion`` (by the speech activity then), else
+    mutual gaze near the listener; a pause onset while averted brings the eyes back at once.
+    """
+
+    def __init__(self, rng: np.random.Generator, fps: float, config: GazeConfig | None = None,
+                 scale: float = 1.0) -> None:
+        self.rng = rng
+        self.fps = fps
+        self.config = config or GazeConfig()
+        self.scale = scale
+        self.saccades: list[Saccade] = []
+        self.frame = 0
+        self._yaw = self._pitch = 0.0
+        self._averted = False
+        self._returning = False
+        self._next_s = float(rng.uniform(0.2, 0.8))
+        self._onsets: list[float] = []
+
+    def pause_onset(self, time_s: float) -> None:
+        """A phrase ended at ``time_s``; takes effect at the first frame at or after it (or now)."""
+        self._onsets.append(time_s)
+        self._onsets.sort()
+
+    def _apply_onset(self, time_s: float, now: float) -> None:
+        """Averted eyes return to the listener at the end of a phrase."""
+        busy_until = self.saccades[-1].start_s + self.saccades[-1].duration_s if self.saccades else 0.0
+        if self._averted and not self._returning:
+            self._returning = True
+            self._next_s = max(now, busy_until, time_s + float(self.rng.uniform(0.0, 0.12)))
+
+    def _saccade(self, start: float, yaw: float, pitch: float) -> float:
+        c = self.config
+        yaw = float(np.clip(yaw * self.scale, -c.max_yaw_deg, c.max_yaw_deg))
+        pitch = float(np.clip(pitch * self.scale, -c.max_pitch_deg, c.max_pitch_deg))
+        amplitude = math.hypot(yaw - self._yaw, pitch - self._pitch)
+        if amplitude < 0.5:
+            return start
+        s = Saccade(start, saccade_duration_s(amplitude), self._yaw, self._pitch, yaw, pitch)
+        self.saccades.append(s)
+        self._yaw, self._pitch = yaw, pitch
+        return start + s.duration_s
+
+    def advance(self, speaking: np.ndarray) -> None:
+        """Consider the next ``len(speaking)`` frames (speech activity 0..1)."""
+        c = self.config
+        for i in range(len(speaking)):
+            now = (self.frame + i) / self.fps
+            while self._onsets and self._onsets[0] <= now + 1e-9:
+                self._apply_onset(self._onsets.pop(0), now)
+            t = now + 1.0 / self.fps
+            while self._next_s < t and self.scale > 0:
+                start = self._next_s
+                speak = float(speaking[i])
+                if self._returning:
+                    end = self._saccade(start, float(self.rng.normal(0, 0.8)), float(self.rng.normal(0, 0.5)))
+                    self._averted = self._returning = False
+                else:
+                    aversion = speak * c.speaking_aversion + (1 - speak) * c.listening_aversion
+                    # from an averted fixation: move on to another averted point (speakers) or return
+                    stay_away = speak * 0.35 + (1 - speak) * 0.1
+                    if self.rng.uniform() < (aversion if not self._averted else stay_away):
+                        k = self.rng.choice(len(_DIRECTIONS), p=np.array([d[2] for d in _DIRECTIONS]))
+                        amplitude = float(self.rng.uniform(4.0, 15.0))
+                        end = self._saccade(start, _DIRECTIONS[k][0] * amplitude, _DIRECTIONS[k][1] * amplitude * 0.7)
+                        self._averted = True
+                    else:
+                        end = self._saccade(start, float(self.rng.normal(0, 0.8)), float(self.rng.normal(0, 0.5)))
+                        self._averted = False
+                median = speak * c.speaking_fixation_s + (1 - speak) * c.listening_fixation_s
+                hold = max(0.25, float(self.rng.lognormal(math.log(median), 0.45)))
+                self._next_s = end + hold
+        self.frame += len(speaking)
+
+
 def schedule_gaze(
     duration_s: float,
     rng: np.random.Generator,
@@ -76,57 +155,19 @@ def schedule_gaze(
     config: GazeConfig | None = None,
     scale: float = 1.0,
 ) -> list[Saccade]:
-    """Saccades over the line (the eyes start at the listener, 0/0)."""
-    config = config or GazeConfig()
-    n = len(speaking)
-    yaw = pitch = 0.0
-    averted = False
-    saccades: list[Saccade] = []
-    pauses = sorted(float(p) for p in pause_onsets_s)
-    t = float(rng.uniform(0.2, 0.8))
-
-    def add(start: float, y1: float, p1: float) -> float:
-        nonlocal yaw, pitch
-        y1 = float(np.clip(y1 * scale, -config.max_yaw_deg, config.max_yaw_deg))
-        p1 = float(np.clip(p1 * scale, -config.max_pitch_deg, config.max_pitch_deg))
-        amp = math.hypot(y1 - yaw, p1 - pitch)
-        if amp < 0.5 or start + saccade_duration_s(amp) > duration_s:
-            return start
-        s = Saccade(start, saccade_duration_s(amp), yaw, pitch, y1, p1)
-        saccades.append(s)
-        yaw, pitch = y1, p1
-        return start + s.duration_s
-
-    while t < duration_s and scale > 0:
-        speak = float(speaking[min(n - 1, int(t * fps))]) if n else 0.0
-        median = speak * config.speaking_fixation_s + (1 - speak) * config.listening_fixation_s
-        hold = max(0.25, float(rng.lognormal(math.log(median), 0.45)))
-        nxt = t + hold
-        # return to the listener at a phrase end that falls inside this fixation
-        ends = [p for p in pauses if t + 0.25 <= p < nxt]
-        if averted and ends:
-            end = add(ends[0] + float(rng.uniform(0.0, 0.12)), float(rng.normal(0, 0.8)), float(rng.normal(0, 0.5)))
-            averted = False
-            t = max(end + 0.25, ends[0] + 0.25)
-            continue
-        aversion = speak * config.speaking_aversion + (1 - speak) * config.listening_aversion
-        go_away = rng.uniform() < (aversion if not averted else 0.35)
-        if go_away:
-            k = rng.choice(len(_DIRECTIONS), p=np.array([d[2] for d in _DIRECTIONS]))
-            amp = float(rng.uniform(4.0, 15.0))
-            end = add(t, _DIRECTIONS[k][0] * amp, _DIRECTIONS[k][1] * amp * 0.7)
-            averted = True
-        else:
-            end = add(t, float(rng.normal(0, 0.8)), float(rng.normal(0, 0.5)))
-            averted = False
-        nxt = max(nxt, end + 0.25)
-        t = nxt
-    return saccades
+    """Saccades of a whole line (the :class:`GazeScheduler` run over every frame), ending within it."""
+    scheduler = GazeScheduler(rng, fps, config, scale)
+    for onset in pause_onsets_s:
+        scheduler.pause_onset(float(onset))
+    scheduler.advance(speaking)
+    return [s for s in scheduler.saccades if s.start_s + s.duration_s <= duration_s]
 
 
-def gaze_angles(saccades: list[Saccade], n_frames: int, fps: float) -> tuple[np.ndarray, np.ndarray]:
-    """Yaw and pitch in degrees per frame: held between saccades, minimum-jerk during them."""
-    t = np.arange(n_frames) / fps
+def gaze_angles(
+    saccades: list[Saccade], n_frames: int, fps: float, first_frame: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Yaw and pitch in degrees for frames first_frame ..: held between saccades, minimum-jerk during them."""
+    t = (first_frame + np.arange(n_frames)) / fps
     if not saccades:
         return np.zeros(n_frames), np.zeros(n_frames)
     start = np.array([s.start_s for s in saccades])
