@@ -69,7 +69,8 @@ from .channels import ARKIT52, INDEX
 from .emotion import EMOTIONS, VAD_ANCHORS
 from .prosody import Emphasis
 
-__all__ = ["PROTOTYPES", "AU_TO_ARKIT", "ExpressionConfig", "speech_style", "expression_curves"]
+__all__ = ["PROTOTYPES", "AU_TO_ARKIT", "ExpressionConfig", "MicroMotion", "micro_amount", "speech_style",
+           "expression_curves"]
 
 PROTOTYPES: Mapping[str, Mapping[int, float]] = {
     "neutral": {},
@@ -185,13 +186,28 @@ def _follow(target: np.ndarray, fps: float, attack_s: float, release_s: float, s
     return out
 
 
-def _micro_motion(n_frames: int, fps: float, rng: np.random.Generator) -> np.ndarray:
-    """(frames, len(_MICRO)) smooth noise in [-1, 1]: three slow sinusoids per channel (0.07-0.4 Hz)."""
-    t = np.arange(n_frames) / fps
-    freqs = rng.uniform(0.07, 0.4, size=(len(_MICRO), 3))
-    phases = rng.uniform(0.0, 2.0 * np.pi, size=(len(_MICRO), 3))
-    waves = np.sin(2.0 * np.pi * freqs[:, :, None] * t[None, None, :] + phases[:, :, None]).sum(axis=1) / 3.0
-    return np.asarray(waves.T)
+class MicroMotion:
+    """Slow seeded variation so a held expression is never frozen: three sinusoids (0.07-0.4 Hz) with
+    seeded frequencies and phases per channel, evaluated at any frame range (offline or streamed)."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self._freqs = rng.uniform(0.07, 0.4, size=(len(_MICRO), 3))
+        self._phases = rng.uniform(0.0, 2.0 * np.pi, size=(len(_MICRO), 3))
+
+    def apply(self, face: np.ndarray, first_frame: int, fps: float, amount: np.ndarray) -> None:
+        """Add the variation to ``face`` (frames x CHANNELS), ``amount`` per frame; channels that are
+        barely active move half as much."""
+        t = (first_frame + np.arange(len(face))) / fps
+        waves = np.sin(2.0 * np.pi * self._freqs[:, :, None] * t[None, None, :] + self._phases[:, :, None])
+        noise = waves.sum(axis=1).T / 3.0  # (frames, len(_MICRO)) in [-1, 1]
+        for j, name in enumerate(_MICRO):
+            col = INDEX[name]
+            face[:, col] += amount * noise[:, j] * np.where(face[:, col] > 0.02, 1.0, 0.5)
+
+
+def micro_amount(weights: np.ndarray, config: ExpressionConfig, scale: float) -> np.ndarray:
+    """Micro-motion amplitude per frame: more with more expression, a small floor when neutral."""
+    return np.asarray(config.micro_amplitude * scale * (0.35 + weights[:, 1:].sum(axis=1).clip(0.0, 1.0)))
 
 
 def expression_curves(
@@ -251,10 +267,7 @@ def expression_curves(
     face[:, INDEX["browOuterUpRight"]] += 0.8 * raise_
 
     # micro-motion: slow, seeded, scaled by how much expression there is (plus a small floor)
-    amount = config.micro_amplitude * micro_scale * (0.35 + level[:, 1:].sum(axis=1).clip(0.0, 1.0))
-    noise = _micro_motion(n, fps, rng)
-    for j, name in enumerate(_MICRO):
-        face[:, INDEX[name]] += amount * noise[:, j] * np.where(face[:, INDEX[name]] > 0.02, 1.0, 0.5)
+    MicroMotion(rng).apply(face, 0, fps, micro_amount(level, config, micro_scale))
 
     blend = slice(0, len(ARKIT52))  # eye rotations (degrees) are not expression's business
     values[:, blend] = np.clip(values[:, blend] + face[:, blend], 0.0, 1.0)

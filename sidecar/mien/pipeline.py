@@ -28,13 +28,12 @@ import numpy as np
 from . import __version__
 from .articulation import SpeechStyle, articulate, loudness_db, mouth_curves
 from .audio import Audio, decode_audio, decode_pcm
-from .blinks import blink_curve, schedule_blinks
 from .channels import CHANNELS, INDEX
 from .config import Config
 from .emotion import EMOTIONS, VAD_ANCHORS, Emotion, EmotionKeyframe, emotion_weights
 from .errors import FailedPrecondition, InvalidArgument
 from .expression import expression_curves, speech_style
-from .gaze import apply_gaze, gaze_angles, schedule_gaze
+from .eyes import STREAM_MICRO, Eyes, rng_for
 from .phonemes import PhoneRecognizer, PhoneTimeline
 from .prosody import Emphasis, analyse, line_pitch_hz, speaking_envelope
 from .rig import load_rig
@@ -55,8 +54,7 @@ CONTRACT_VERSION = "mien.v1"
 MODES = ("auto", "aligned", "recognized", "neural")
 Mode = Literal["auto", "aligned", "recognized", "neural"]
 
-# Independent random streams, so switching one layer off does not change the others.
-_STREAM_BLINKS, _STREAM_GAZE, _STREAM_MICRO = 1, 2, 3
+_AROUSAL = np.array([VAD_ANCHORS[e][1] for e in EMOTIONS])
 
 
 @dataclass(frozen=True)
@@ -283,7 +281,7 @@ class Animator:
         pitch = self._side.submit(line_pitch_hz, audio.samples, audio.sample_rate_hz) if audio is not None else None
         speech = self._speech(request, audio, fps, n)
         self._face(values, request, audio, speech, weights, fps, pitch)
-        self._eyes(values, request, speech, weights, fps, duration_s)
+        self._eyes(values, request, speech, weights, fps)
         info = TrackInfo(
             mode=speech.mode,
             warnings=speech.warnings,
@@ -321,37 +319,20 @@ class Animator:
             emphasis = analyse(audio.samples, audio.sample_rate_hz, speech.phones, f0).emphasis
         expression_curves(
             values, weights, fps=fps, speaking=speech.speaking, closed=closed, rounding=rounding,
-            emphasis=emphasis, rng=_rng(request.seed, _STREAM_MICRO), config=self.config.expression,
+            emphasis=emphasis, rng=rng_for(request.seed, STREAM_MICRO), config=self.config.expression,
             scale=opts.expression_scale, micro_scale=opts.micro_motion_scale,
             trailing_silence_from_s=speech.last_speech_s,
         )
 
     def _eyes(self, values: np.ndarray, request: LineRequest, speech: _Speech, weights: np.ndarray,
-              fps: float, duration_s: float) -> None:
-        n = len(values)
-        arousal = weights @ np.array([VAD_ANCHORS[e][1] for e in EMOTIONS])
-        opts = request.options
-        if opts.blink_scale > 0:
-            blinks = schedule_blinks(duration_s, _rng(request.seed, _STREAM_BLINKS), speaking=speech.speaking,
-                                     arousal=arousal, fps=fps, pause_onsets_s=speech.pause_onsets_s,
-                                     config=self.config.blinks)
-            closure = blink_curve(blinks, n, fps, opts.blink_scale)
-            for side in ("Left", "Right"):
-                lid = INDEX[f"eyeBlink{side}"]
-                values[:, lid] = values[:, lid] + (1.0 - values[:, lid]) * closure
-                values[:, INDEX[f"eyeWide{side}"]] *= 1.0 - closure
-        saccades = schedule_gaze(duration_s, _rng(request.seed, _STREAM_GAZE), speaking=speech.speaking, fps=fps,
-                                 pause_onsets_s=speech.pause_onsets_s, config=self.config.gaze,
-                                 scale=opts.gaze_scale)
-        yaw, pitch = gaze_angles(saccades, n, fps)
-        apply_gaze(values, yaw, pitch, self.config.gaze)
+              fps: float) -> None:
+        eyes = Eyes(request.seed, fps, blink_config=self.config.blinks, gaze_config=self.config.gaze,
+                    blink_scale=request.options.blink_scale, gaze_scale=request.options.gaze_scale)
+        eyes.pause_onsets(speech.pause_onsets_s)
+        eyes.render(values, 0, speech.speaking, weights @ _AROUSAL)
 
     def animate_many(self, requests: Sequence[LineRequest]) -> list[Track]:
         return [self.animate(r) for r in requests]
-
-
-def _rng(seed: int, stream: int) -> np.random.Generator:
-    return np.random.default_rng([seed, stream])
 
 
 def _energy_speaking(audio: Audio, n: int, fps: float) -> np.ndarray:
