@@ -186,3 +186,52 @@ def decode_pcm(
     if encoding == "pcm_s16le":
         samples = samples.astype(np.float32) / 32768.0
     return _finish(samples.astype(np.float32), rate, field)
+
+
+class StreamingResampler:
+    """Resample a stream chunk by chunk to the internal rate, matching :func:`resample` of the whole.
+
+    Output sample ``m`` depends on input around ``m * down / up``; each emitted stretch is computed
+    from a block that starts ``context`` samples earlier (rounded to a multiple of ``down``, so the
+    polyphase grid lines up with the whole-signal one) and reaches ``context`` samples past it: the
+    last ``context`` input samples wait for more audio or :meth:`flush` (4 ms at 24 kHz). At the
+    internal rate it is a pass-through.
+    """
+
+    def __init__(self, from_hz: int, context: int = 120) -> None:
+        self.from_hz = from_hz
+        ratio = Fraction(INTERNAL_SAMPLE_RATE_HZ, from_hz).limit_denominator(1000)
+        self._up, self._down = ratio.numerator, ratio.denominator
+        self._context = context
+        self._buffer = np.zeros(0, dtype=np.float64)
+        self._buffer_start = 0  # global input index of _buffer[0] (a multiple of down)
+        self._received = 0
+        self._emitted = 0  # input samples whose output has been emitted (a multiple of down until flush)
+
+    def push(self, samples: np.ndarray) -> np.ndarray:
+        if self.from_hz == INTERNAL_SAMPLE_RATE_HZ:
+            return samples.astype(np.float32, copy=False)
+        self._buffer = np.concatenate([self._buffer, samples.astype(np.float64)])
+        self._received += len(samples)
+        upto = (self._received - self._context) // self._down * self._down
+        return self._emit(upto, final=False) if upto > self._emitted else np.zeros(0, dtype=np.float32)
+
+    def flush(self) -> np.ndarray:
+        if self.from_hz == INTERNAL_SAMPLE_RATE_HZ or self._received <= self._emitted:
+            return np.zeros(0, dtype=np.float32)
+        return self._emit(self._received, final=True)
+
+    def _emit(self, upto: int, *, final: bool) -> np.ndarray:
+        up, down = self._up, self._down
+        end = self._received if final else min(self._received, upto + self._context)
+        block = self._buffer[: end - self._buffer_start]
+        out = resample_poly(block, up, down)
+        first = self._emitted * up // down - self._buffer_start * up // down
+        last = len(out) if final else upto * up // down - self._buffer_start * up // down
+        result = np.asarray(out[first:last], dtype=np.float32)
+        self._emitted = upto
+        keep_from = max(0, (upto - self._context) // down * down)
+        if keep_from > self._buffer_start:
+            self._buffer = self._buffer[keep_from - self._buffer_start:]
+            self._buffer_start = keep_from
+        return result

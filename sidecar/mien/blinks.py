@@ -76,14 +76,14 @@ class BlinkScheduler:
         self.config = config or BlinkConfig()
         self.blinks: list[Blink] = []
         self.frame = 0  # next frame to consider
-        self._onsets: list[float] = []
+        self._onsets: list[tuple[float, float]] = []  # (takes effect at, onset time)
         # the first blink comes after a residual interval, as if the process had been running
         self._next_s = float(rng.uniform(0.0, 1.0)) * float(np.exp(_mu_for_rate(self.config.listening_rate_per_min)))
 
-    def pause_onset(self, time_s: float) -> None:
-        """A pause began at ``time_s``; it takes effect at the first frame at or after that time
-        (or now, if that frame has passed: a stream may learn of a pause a little late)."""
-        self._onsets.append(time_s)
+    def pause_onset(self, time_s: float, known_s: float | None = None) -> None:
+        """A pause began at ``time_s``, known from ``known_s`` (default: at once); it takes effect at the
+        first frame at or after both (or now, if that frame has passed)."""
+        self._onsets.append((max(time_s, known_s if known_s is not None else time_s), time_s))
         self._onsets.sort()
 
     def _apply_onset(self, time_s: float, now: float) -> None:
@@ -95,8 +95,8 @@ class BlinkScheduler:
         c = self.config
         for i in range(len(speaking)):
             now = (self.frame + i) / self.fps
-            while self._onsets and self._onsets[0] <= now + 1e-9:
-                self._apply_onset(self._onsets.pop(0), now)
+            while self._onsets and self._onsets[0][0] <= now + 1e-9:
+                self._apply_onset(self._onsets.pop(0)[1], now)
             t = now + 1.0 / self.fps  # decide everything that starts before the next frame
             while self._next_s < t:
                 start = self._next_s

@@ -24,7 +24,8 @@ from .audio import Audio, decode_audio
 from .config import Config, load_config
 from .emotion import EMOTIONS, Emotion, EmotionKeyframe, emotion_from_vad
 from .errors import InvalidArgument, MienError
-from .pipeline import MODES, Animator, EmotionInput, EncodedAudio, LineRequest
+from .pipeline import Animator
+from .request import MODES, EmotionInput, EncodedAudio, LineRequest
 from .track import Track
 
 __all__ = ["main", "parse_emotion"]

@@ -36,10 +36,11 @@ class Eyes:
         self.blinks = BlinkScheduler(rng_for(seed, STREAM_BLINKS), fps, blink_config)
         self.gaze = GazeScheduler(rng_for(seed, STREAM_GAZE), fps, self.gaze_config, gaze_scale)
 
-    def pause_onsets(self, times_s: Iterable[float]) -> None:
+    def pause_onsets(self, times_s: Iterable[float], known_s: float | None = None) -> None:
+        """Pauses that began at ``times_s``, known from ``known_s`` (a causal detector knows them late)."""
         for t in times_s:
-            self.blinks.pause_onset(float(t))
-            self.gaze.pause_onset(float(t))
+            self.blinks.pause_onset(float(t), known_s)
+            self.gaze.pause_onset(float(t), known_s)
 
     def render(self, values: np.ndarray, first_frame: int, speaking: np.ndarray, arousal: np.ndarray) -> None:
         """Decide and draw the eyes of frames first_frame .. first_frame + len(values) - 1 into ``values``

@@ -87,11 +87,12 @@ class GazeScheduler:
         self._averted = False
         self._returning = False
         self._next_s = float(rng.uniform(0.2, 0.8))
-        self._onsets: list[float] = []
+        self._onsets: list[tuple[float, float]] = []  # (takes effect at, onset time)
 
-    def pause_onset(self, time_s: float) -> None:
-        """A phrase ended at ``time_s``; takes effect at the first frame at or after it (or now)."""
-        self._onsets.append(time_s)
+    def pause_onset(self, time_s: float, known_s: float | None = None) -> None:
+        """A phrase ended at ``time_s``, known from ``known_s`` (default: at once); takes effect at the first
+        frame at or after both (or now)."""
+        self._onsets.append((max(time_s, known_s if known_s is not None else time_s), time_s))
         self._onsets.sort()
 
     def _apply_onset(self, time_s: float, now: float) -> None:
@@ -118,8 +119,8 @@ class GazeScheduler:
         c = self.config
         for i in range(len(speaking)):
             now = (self.frame + i) / self.fps
-            while self._onsets and self._onsets[0] <= now + 1e-9:
-                self._apply_onset(self._onsets.pop(0), now)
+            while self._onsets and self._onsets[0][0] <= now + 1e-9:
+                self._apply_onset(self._onsets.pop(0)[1], now)
             t = now + 1.0 / self.fps
             while self._next_s < t and self.scale > 0:
                 start = self._next_s

@@ -20,122 +20,52 @@ import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import __version__
 from .articulation import SpeechStyle, articulate, loudness_db, mouth_curves
 from .audio import Audio, decode_audio, decode_pcm
-from .channels import CHANNELS, INDEX
+from .channels import CHANNELS
 from .config import Config
 from .emotion import EMOTIONS, VAD_ANCHORS, Emotion, EmotionKeyframe, emotion_weights
 from .errors import FailedPrecondition, InvalidArgument
 from .expression import expression_curves, speech_style
 from .eyes import STREAM_MICRO, Eyes, rng_for
+from .neural import NeuralModel
 from .phonemes import PhoneRecognizer, PhoneTimeline
 from .prosody import Emphasis, analyse, line_pitch_hz, speaking_envelope
+from .request import (
+    CONTRACT_VERSION,
+    MODES,
+    AnimationOptions,
+    AutoEmotion,
+    EmotionInput,
+    EmotionSource,
+    EncodedAudio,
+    LineRequest,
+    Mode,
+    PcmInput,
+)
 from .rig import load_rig
+from .streaming import StreamRegistry, StreamStart
 from .track import PhoneSegment, Track, TrackInfo
 
 __all__ = [
     "CONTRACT_VERSION",
     "MODES",
-    "EncodedAudio",
-    "PcmInput",
-    "AutoEmotion",
     "AnimationOptions",
-    "LineRequest",
     "Animator",
+    "AutoEmotion",
+    "EmotionInput",
+    "EncodedAudio",
+    "LineRequest",
+    "Mode",
+    "PcmInput",
 ]
 
-CONTRACT_VERSION = "mien.v1"
-MODES = ("auto", "aligned", "recognized", "neural")
-Mode = Literal["auto", "aligned", "recognized", "neural"]
-
 _AROUSAL = np.array([VAD_ANCHORS[e][1] for e in EMOTIONS])
-
-
-@dataclass(frozen=True)
-class EncodedAudio:
-    """An audio file's bytes (WAV, FLAC, OGG, MP3, AIFF)."""
-
-    data: bytes
-
-
-@dataclass(frozen=True)
-class PcmInput:
-    """Headerless PCM samples."""
-
-    data: bytes
-    sample_rate_hz: int
-    encoding: str = "pcm_s16le"
-    channels: int = 1
-
-
-@dataclass(frozen=True)
-class AutoEmotion:
-    """Take the emotion from the NPC's state (EmotionState service)."""
-
-    npc_id: str
-    game_time_s: float | None = None
-
-
-EmotionInput = Emotion | tuple[EmotionKeyframe, ...] | AutoEmotion
-
-
-@dataclass(frozen=True)
-class AnimationOptions:
-    """Per-request scales (0 switches a layer off, 1 is the default, up to 2)."""
-
-    expression_scale: float = 1.0
-    blink_scale: float = 1.0
-    gaze_scale: float = 1.0
-    speech_style_scale: float = 1.0
-    micro_motion_scale: float = 1.0
-
-    def __post_init__(self) -> None:
-        for name in ("expression_scale", "blink_scale", "gaze_scale", "speech_style_scale", "micro_motion_scale"):
-            v = getattr(self, name)
-            if not isinstance(v, int | float) or not math.isfinite(v) or not 0.0 <= v <= 2.0:
-                raise InvalidArgument(f"options.{name} = {v!r}; accepted: 0 to 2 (0 = off, 1 = default)",
-                                      field=f"options.{name}")
-
-
-@dataclass(frozen=True)
-class LineRequest:
-    """Everything needed to animate one line. ``audio`` None + ``idle_duration_s`` > 0 = idle track."""
-
-    audio: EncodedAudio | PcmInput | Audio | None = None
-    transcript: str | None = None
-    emotion: EmotionInput = field(default_factory=Emotion.neutral)
-    fps: float | None = None
-    rig: str | None = None
-    seed: int = 0
-    mode: Mode = "auto"
-    options: AnimationOptions = field(default_factory=AnimationOptions)
-    idle_duration_s: float = 0.0
-    request_id: str = ""
-    phones: tuple[PhoneSegment, ...] | None = None
-    """A known phone timeline (e.g. from a synthesiser's phoneme events): used as is, no alignment
-    (Python API only; the mode reported is "timeline")."""
-
-
-class EmotionSource(Protocol):
-    """What the animator needs from the NPC emotion-state engine."""
-
-    def current_emotion(self, npc_id: str, game_time_s: float | None = None) -> Emotion: ...
-
-
-class SpeechModel(Protocol):
-    """The neural audio-to-controller model (mien.neural)."""
-
-    name: str
-    version: str
-    channel_names: tuple[str, ...]
-
-    def predict(self, audio: Audio, weights: np.ndarray, fps: float) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -158,23 +88,25 @@ class Animator:
         config: Config | None = None,
         *,
         emotion_source: EmotionSource | None = None,
-        speech_model: SpeechModel | None = None,
+        neural_model: NeuralModel | None = None,
     ) -> None:
         self.config = config or Config()
         self.recognizer = PhoneRecognizer(self.config.phonemes)
         self.emotion_source = emotion_source
-        self.speech_model = speech_model
+        self.neural_model = neural_model
+        self.streams = StreamRegistry(self.config, neural_model, emotion_source) if neural_model else None
+        """Open streams of the neural model (also how offline neural lines are computed)."""
         # side work that overlaps the alignment (numpy releases the GIL): the pitch track
         self._side = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mien-side")
 
     @property
     def modes(self) -> tuple[str, ...]:
-        return ("aligned", "recognized", "neural") if self.speech_model else ("aligned", "recognized")
+        return ("aligned", "recognized", "neural") if self.neural_model else ("aligned", "recognized")
 
     def versions(self) -> dict[str, str]:
         out = {"mien": __version__, "contract": CONTRACT_VERSION}
-        if self.speech_model:
-            out[self.speech_model.name] = self.speech_model.version
+        if self.neural_model:
+            out[self.neural_model.name] = self.neural_model.version
         return out
 
     # --------------------------------------------------------------------------------- stages
@@ -223,7 +155,7 @@ class Animator:
         if request.mode == "aligned" and not text.strip():
             raise InvalidArgument("mode aligned needs a transcript; send one or use mode auto/recognized/neural",
                                   field="transcript")
-        if request.mode == "neural" and self.speech_model is None:
+        if request.mode == "neural" and self.neural_model is None:
             raise FailedPrecondition("mode neural: no neural model is loaded in this sidecar; "
                                      f"available modes: {', '.join(self.modes)}", field="mode")
         return fps, audio.duration_s
@@ -239,34 +171,67 @@ class Animator:
         weights = emotion_weights(emotion, n, fps)
         return weights, emotion if isinstance(emotion, Emotion) else None
 
+    def _resolved_mode(self, request: LineRequest) -> str:
+        if request.phones is not None:
+            return "timeline"
+        if request.mode != "auto":
+            return request.mode
+        if (request.transcript or "").strip():
+            return "aligned"
+        return "neural" if self.neural_model else "recognized"
+
+    def _neural_track(self, request: LineRequest, audio: Audio, fps: float, rig: str, started: float) -> Track:
+        """A whole line through the streaming session: the same frames a stream of it would get."""
+        assert self.streams is not None
+        emotion = request.emotion
+        keyframes: tuple[EmotionKeyframe, ...] = ()
+        if isinstance(emotion, tuple):
+            keyframes = emotion
+            if not keyframes:
+                emotion = Emotion.neutral()
+            else:
+                emotion_weights(keyframes, math.floor(audio.duration_s * fps) + 1, fps)  # validates the times
+                emotion, keyframes = (keyframes[0].emotion, keyframes[1:]) if keyframes[0].time_s == 0 else (
+                    keyframes[0].emotion, keyframes)
+        session = self.streams.open(StreamStart(
+            sample_rate_hz=audio.sample_rate_hz, encoding="pcm_f32le", emotion=emotion, rig=rig, fps=fps,
+            seed=request.seed, options=request.options, request_id=request.request_id))
+        try:
+            batches = [session.push_samples(audio.samples, keyframes), session.finish()[0]]
+        finally:
+            session.close()
+        values = np.concatenate([b.values for b in batches if b is not None])
+        resolved = session.start.emotion
+        info = TrackInfo(
+            mode="neural", warnings=tuple(session.warnings), audio_duration_s=audio.duration_s,
+            processing_ms=(time.perf_counter() - started) * 1000.0, seed=request.seed, rig=session.rig.name,
+            versions={**self.versions(), "rig": f"{session.rig.name}@{session.rig.version}"},
+            request_id=session.request_id,
+            emotion=dict(resolved.weights) if isinstance(request.emotion, Emotion | AutoEmotion) else {},
+        )
+        return Track(session.channel_names, fps, values, (), info)
+
     def _speech(self, request: LineRequest, audio: Audio | None, fps: float, n: int) -> _Speech:
         if audio is None:
             return _Speech((), "idle", (), np.zeros(n), np.zeros(0), None)
         mode: str = request.mode
         text = (request.transcript or "").strip()
         if mode == "auto":
-            mode = "aligned" if text else ("neural" if self.speech_model else "recognized")
+            mode = "aligned" if text else ("neural" if self.neural_model else "recognized")
         if request.phones is not None:
             mode = "timeline"
             timeline = PhoneTimeline(tuple(request.phones), "timeline")
-        elif mode == "neural":
-            timeline = PhoneTimeline((), "neural")
         elif mode == "recognized":
             timeline = self.recognizer.recognize(audio)
         else:
             timeline = self.recognizer.align(audio, text)
         phones = timeline.phones
-        if mode == "neural":
-            speaking = _energy_speaking(audio, n, fps)
-            onsets = _onsets_from_envelope(speaking, fps)
-            last = float(np.flatnonzero(speaking > 0.5)[-1] / fps) if (speaking > 0.5).any() else None
-        else:
-            speaking = speaking_envelope(phones, n, fps)
-            onsets = np.array([p.start_s for i, p in enumerate(phones)
-                               if p.phone == "SIL" and i > 0 and p.end_s - p.start_s >= 0.2])
-            spoken = [p for p in phones if p.phone != "SIL"]
-            last = spoken[-1].end_s if spoken else None
-        return _Speech(phones, mode if mode == "neural" else timeline.mode, timeline.warnings, speaking, onsets, last)
+        speaking = speaking_envelope(phones, n, fps)
+        onsets = np.array([p.start_s for i, p in enumerate(phones)
+                           if p.phone == "SIL" and i > 0 and p.end_s - p.start_s >= 0.2])
+        spoken = [p for p in phones if p.phone != "SIL"]
+        last = spoken[-1].end_s if spoken else None
+        return _Speech(phones, timeline.mode, timeline.warnings, speaking, onsets, last)
 
     # ---------------------------------------------------------------------------------- recipe
     def animate(self, request: LineRequest) -> Track:
@@ -277,6 +242,8 @@ class Animator:
         rig = load_rig(request.rig or self.config.animation.default_rig, allow_paths=False)
         n = math.floor(duration_s * fps) + 1
         weights, constant = self._emotion(request, n, fps)
+        if audio is not None and self._resolved_mode(request) == "neural":
+            return self._neural_track(request, audio, fps, rig.name, started)
         values = np.zeros((n, len(CHANNELS)), dtype=np.float64)
         pitch = self._side.submit(line_pitch_hz, audio.samples, audio.sample_rate_hz) if audio is not None else None
         speech = self._speech(request, audio, fps, n)
@@ -303,12 +270,6 @@ class Animator:
         opts = request.options
         closed = rounding = np.zeros(n)
         emphasis: tuple[Emphasis, ...] = ()
-        if audio is not None and speech.mode == "neural":
-            assert self.speech_model is not None
-            predicted = self.speech_model.predict(audio, weights, fps)
-            for j, name in enumerate(self.speech_model.channel_names):
-                values[:, INDEX[name]] = predicted[:n, j]
-            return  # the model predicts expression too
         if audio is not None:
             jaw, lip, press, spread = speech_style(weights, opts.speech_style_scale)
             loud = loudness_db(audio.samples, audio.sample_rate_hz, n, fps)
@@ -333,24 +294,3 @@ class Animator:
 
     def animate_many(self, requests: Sequence[LineRequest]) -> list[Track]:
         return [self.animate(r) for r in requests]
-
-
-def _energy_speaking(audio: Audio, n: int, fps: float) -> np.ndarray:
-    level = loudness_db(audio.samples, audio.sample_rate_hz, n, fps)
-    peak = float(np.percentile(level, 99)) if n else 0.0
-    return (level > peak - 35.0).astype(np.float64)
-
-
-def _onsets_from_envelope(speaking: np.ndarray, fps: float, min_pause_s: float = 0.2) -> np.ndarray:
-    out = []
-    i, n = 1, len(speaking)
-    while i < n:
-        if speaking[i - 1] > 0.5 >= speaking[i]:
-            j = i
-            while j < n and speaking[j] <= 0.5:
-                j += 1
-            if (j - i) / fps >= min_pause_s:
-                out.append(i / fps)
-            i = j
-        i += 1
-    return np.array(out)

@@ -23,8 +23,10 @@ from grpc_reflection.v1alpha import reflection
 from loguru import logger
 
 from ..config import Config
-from ..errors import InvalidArgument
+from ..errors import FailedPrecondition, InvalidArgument
+from ..neural import NeuralModel
 from ..pipeline import Animator
+from ..streaming import StreamRegistry
 from ..v1 import face_animation_pb2 as fa
 from ..v1 import face_animation_pb2_grpc as fa_grpc
 from .gateway import Gateway
@@ -45,6 +47,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def load_neural_model(config: Config) -> NeuralModel | None:
+    """The configured model, or the bundled one; None (streaming off, logged) only if nothing is bundled."""
+    if config.neural.model:
+        return NeuralModel(config.neural.model, threads=config.neural.threads)
+    try:
+        return NeuralModel(threads=config.neural.threads)
+    except FailedPrecondition as missing:
+        logger.warning("no neural model: {}; StreamAnimate and mode neural are off", missing)
+        return None
+
+
 def _check_exposure(config: Config) -> None:
     s = config.server
     if not is_loopback(s.host) and not (s.auth_token or s.tls_cert_file):
@@ -62,8 +75,7 @@ class Sidecar:
         self.config = config or Config()
         _check_exposure(self.config)
         self.emotion_state: Any = None
-        self.streams: Any = None
-        self.animator = animator or Animator(self.config)
+        self.animator = animator or Animator(self.config, neural_model=load_neural_model(self.config))
         self.limiter = ClientLimiter(self.config.limits.max_concurrent_per_client)
         self.health = health.HealthServicer()
         self._server: grpc.Server | None = None
@@ -74,6 +86,11 @@ class Sidecar:
         """{full service name: servicer}: registered on the gRPC server and served by the gateway."""
         self._stopped = threading.Event()
 
+    @property
+    def streams(self) -> StreamRegistry | None:
+        """Open StreamAnimate sessions (None without a neural model)."""
+        return self.animator.streams
+
     def start(self) -> Sidecar:
         """Load models, open the ports; returns self (ports in ``grpc_port`` / ``http_port``)."""
         s, limits = self.config.server, self.config.limits
@@ -82,7 +99,8 @@ class Sidecar:
         if s.auth_token:
             interceptors.insert(0, AuthInterceptor(s.auth_token))
         server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=s.workers, thread_name_prefix="mien-rpc"),
+            # each open stream holds a worker for its whole duration, so streams get their own share
+            futures.ThreadPoolExecutor(max_workers=s.workers + limits.max_streams, thread_name_prefix="mien-rpc"),
             interceptors=interceptors,
             options=[
                 ("grpc.max_receive_message_length", limits.max_message_bytes),

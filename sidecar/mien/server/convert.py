@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from ..emotion import EMOTIONS, Emotion, EmotionKeyframe, emotion_from_vad
 from ..errors import InvalidArgument
-from ..pipeline import (
+from ..request import (
     AnimationOptions,
     AutoEmotion,
     EmotionInput,
@@ -20,6 +20,7 @@ from ..pipeline import (
     Mode,
     PcmInput,
 )
+from ..streaming import FrameBatch, StreamSession, StreamStart, StreamSummary
 from ..track import Track
 from ..v1 import common_pb2 as pb
 from ..v1 import face_animation_pb2 as fa
@@ -31,6 +32,11 @@ __all__ = [
     "emotion_input",
     "pcm_encoding",
     "options",
+    "stream_start",
+    "chunk_keyframes",
+    "track_header",
+    "frame_batch",
+    "stream_end",
 ]
 
 _MODES: dict[int, Mode] = {
@@ -143,3 +149,42 @@ def track_message(track: Track) -> fa.AnimationTrack:
             emotion=dict(info.emotion),
         ),
     )
+
+
+def stream_start(msg: fa.StreamHeader) -> StreamStart:
+    emotion = emotion_input(msg.emotion, msg.npc_id, "header.emotion")
+    if isinstance(emotion, tuple):
+        raise InvalidArgument("header.emotion: keyframes are sent on audio chunks in a stream; the header takes a "
+                              "constant emotion or auto", field="header.emotion")
+    return StreamStart(
+        sample_rate_hz=msg.sample_rate_hz,
+        encoding=pcm_encoding(msg.encoding, "header.encoding"),
+        channels=msg.channels or 1,
+        emotion=emotion,
+        rig=msg.rig or None,
+        fps=msg.fps or None,
+        seed=msg.seed if msg.HasField("seed") else 0,
+        options=options(msg.options),
+        request_id=msg.request_id,
+    )
+
+
+def chunk_keyframes(msg: fa.AudioChunk) -> tuple[EmotionKeyframe, ...]:
+    return _keyframes(msg.emotion_keyframes, "audio.emotion_keyframes")
+
+
+def track_header(session: StreamSession, versions: dict[str, str]) -> fa.StreamAnimateResponse:
+    return fa.StreamAnimateResponse(header=fa.TrackHeader(
+        channel_names=list(session.channel_names), fps=session.fps, lookahead_ms=session.lookahead_ms,
+        mode="neural", versions=versions, request_id=session.request_id))
+
+
+def frame_batch(batch: FrameBatch, fps: float) -> fa.StreamAnimateResponse:
+    return fa.StreamAnimateResponse(frames=fa.FrameBatch(
+        first_frame=batch.first_frame, frame_count=len(batch.values), start_time_s=batch.first_frame / fps,
+        values=batch.values.reshape(-1).tolist()))
+
+
+def stream_end(summary: StreamSummary) -> fa.StreamAnimateResponse:
+    return fa.StreamAnimateResponse(end=fa.StreamEnd(
+        frame_count=summary.frame_count, audio_duration_s=summary.audio_duration_s, warnings=list(summary.warnings)))

@@ -17,7 +17,7 @@ def service_info(sidecar: Any) -> fa.ServiceInfo:
     animator = sidecar.animator
     limits = config.limits
     models = []
-    model = animator.speech_model
+    model = animator.neural_model
     if model is not None:
         meta = model.metadata
         models.append(fa.ModelInfo(name=model.name, version=model.version, sample_rate_hz=meta.sample_rate_hz,

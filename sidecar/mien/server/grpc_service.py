@@ -26,6 +26,7 @@ from ..v1 import face_animation_pb2_grpc as fa_grpc
 from . import convert
 from .describe import service_info
 from .status import INTERNAL, status_of
+from .stream_rpc import serve_stream
 
 __all__ = ["FaceAnimationService", "AuthInterceptor", "ConcurrencyInterceptor", "guarded", "client_id"]
 
@@ -106,18 +107,21 @@ class FaceAnimationService(fa_grpc.FaceAnimationServicer):
     ) -> Iterator[fa.StreamAnimateResponse]:
         rid = uuid.uuid4().hex[:16]
         started = time.perf_counter()
-        code = "OK"
-        streams = getattr(self._sidecar, "streams", None)
-        if streams is None:
+        animator = self._sidecar.animator
+        if animator.streams is None:
+            _log("StreamAnimate", rid, context, 0.0, started, "UNIMPLEMENTED")
             context.abort(grpc.StatusCode.UNIMPLEMENTED, "StreamAnimate needs the neural model, which this sidecar "
-                                                         "has not loaded")
+                                                         "has not loaded (neural.model)")
             return
+        code = "OK"
         try:
-            yield from streams.serve(request_iterator, context_active=context.is_active, on_request_id=None)
-        except Exception as error:  # noqa: BLE001 - translated to a status, never swallowed
+            yield from serve_stream(animator.streams, request_iterator, versions=animator.versions(),
+                                    is_active=context.is_active)
+        except Exception as error:  # noqa: BLE001 - translated to a status below, never swallowed
             code = status_of(error).grpc_code.name if isinstance(error, MienError) else INTERNAL.grpc_code.name
             _log("StreamAnimate", rid, context, 0.0, started, code)
             _fail(context, error, "StreamAnimate", rid)
+            return
         _log("StreamAnimate", rid, context, 0.0, started, code)
 
 

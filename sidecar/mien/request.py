@@ -1,0 +1,99 @@
+"""What a caller asks for: the request types every transport converts into (core, no transport)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from .audio import Audio
+from .emotion import Emotion, EmotionKeyframe
+from .errors import InvalidArgument
+from .track import PhoneSegment
+
+__all__ = [
+    "CONTRACT_VERSION",
+    "MODES",
+    "Mode",
+    "EncodedAudio",
+    "PcmInput",
+    "AutoEmotion",
+    "EmotionInput",
+    "AnimationOptions",
+    "LineRequest",
+    "EmotionSource",
+]
+
+CONTRACT_VERSION = "mien.v1"
+MODES = ("auto", "aligned", "recognized", "neural")
+Mode = Literal["auto", "aligned", "recognized", "neural"]
+
+@dataclass(frozen=True)
+class EncodedAudio:
+    """An audio file's bytes (WAV, FLAC, OGG, MP3, AIFF)."""
+
+    data: bytes
+
+
+@dataclass(frozen=True)
+class PcmInput:
+    """Headerless PCM samples."""
+
+    data: bytes
+    sample_rate_hz: int
+    encoding: str = "pcm_s16le"
+    channels: int = 1
+
+
+@dataclass(frozen=True)
+class AutoEmotion:
+    """Take the emotion from the NPC's state (EmotionState service)."""
+
+    npc_id: str
+    game_time_s: float | None = None
+
+
+EmotionInput = Emotion | tuple[EmotionKeyframe, ...] | AutoEmotion
+
+
+@dataclass(frozen=True)
+class AnimationOptions:
+    """Per-request scales (0 switches a layer off, 1 is the default, up to 2)."""
+
+    expression_scale: float = 1.0
+    blink_scale: float = 1.0
+    gaze_scale: float = 1.0
+    speech_style_scale: float = 1.0
+    micro_motion_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("expression_scale", "blink_scale", "gaze_scale", "speech_style_scale", "micro_motion_scale"):
+            v = getattr(self, name)
+            if not isinstance(v, int | float) or not math.isfinite(v) or not 0.0 <= v <= 2.0:
+                raise InvalidArgument(f"options.{name} = {v!r}; accepted: 0 to 2 (0 = off, 1 = default)",
+                                      field=f"options.{name}")
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    """Everything needed to animate one line. ``audio`` None + ``idle_duration_s`` > 0 = idle track."""
+
+    audio: EncodedAudio | PcmInput | Audio | None = None
+    transcript: str | None = None
+    emotion: EmotionInput = field(default_factory=Emotion.neutral)
+    fps: float | None = None
+    rig: str | None = None
+    seed: int = 0
+    mode: Mode = "auto"
+    options: AnimationOptions = field(default_factory=AnimationOptions)
+    idle_duration_s: float = 0.0
+    request_id: str = ""
+    phones: tuple[PhoneSegment, ...] | None = None
+    """A known phone timeline (e.g. from a synthesiser's phoneme events): used as is, no alignment
+    (Python API only; the mode reported is "timeline")."""
+
+
+class EmotionSource(Protocol):
+    """What the animator needs from the NPC emotion-state engine."""
+
+    def current_emotion(self, npc_id: str, game_time_s: float | None = None) -> Emotion: ...
