@@ -130,17 +130,22 @@ class _EmotionTimeline:
         self._values = [start.vector()]
 
     def add(self, keyframes: Sequence[EmotionKeyframe], sent_until_s: float) -> None:
+        """Append keyframes (all validated first: a bad one changes nothing)."""
+        previous = self._times[-1]
         for i, kf in enumerate(keyframes):
             f = f"audio.emotion_keyframes[{i}].time_s"
             if not math.isfinite(kf.time_s) or kf.time_s < sent_until_s:
                 raise InvalidArgument(f"{f} = {kf.time_s!r} is in the past; frames up to {sent_until_s:.3f} s are "
                                       "already sent; accepted: times after that", field=f)
-            if kf.time_s <= self._times[-1]:
+            if kf.time_s <= previous:
                 raise InvalidArgument(f"{f} = {kf.time_s!r} is not after the previous keyframe "
-                                      f"({self._times[-1]:.3f}); accepted: strictly increasing times", field=f)
+                                      f"({previous:.3f}); accepted: strictly increasing times", field=f)
+            previous = kf.time_s
+        for kf in keyframes:
             if sent_until_s > self._times[-1]:
+                now = self.at(np.array([sent_until_s]))[0]
                 self._times.append(sent_until_s)
-                self._values.append(self.at(np.array([sent_until_s]))[0])
+                self._values.append(now)
             self._times.append(kf.time_s)
             self._values.append(kf.emotion.vector())
 
