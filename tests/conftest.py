@@ -9,7 +9,7 @@ import grpc
 import pytest
 
 from mien import Animator, EncodedAudio, LineRequest, Track
-from mien.config import Config, ServerConfig
+from mien.config import config_from_dict
 from mien.server.app import Sidecar
 from mien.v1 import face_animation_pb2_grpc as fa_grpc
 
@@ -45,7 +45,7 @@ def animate(animator: Animator):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def sidecar() -> Iterator[Sidecar]:
-    server = Sidecar(Config(server=ServerConfig(port=0, http_port=-1))).start()
+    server = Sidecar(config_from_dict({"server": {"port": 0, "http_port": -1}, "state": {"db_path": ":memory:"}})).start()
     yield server
     server.stop(0.5)
 

@@ -39,7 +39,9 @@ def test_yaml_file(tmp_path: Path) -> None:
         ({"server": {"log_level": "LOUD"}}, "server.log_level"),
         ({"server": {"tls_cert_file": "a.pem"}}, "set both tls_cert_file and tls_key_file"),
         ({"blinks": {"partial_probability": 2}}, "blinks.partial_probability"),
-        ({"state": {"auto_create_npcs": "yes"}}, "expected true or false"),
+        ({"state": {"auto_create": "yes"}}, "expected true or false"),
+        ({"state": {"emotion_half_life_s": 500}}, "must be shorter than state.mood_half_life_s"),
+        ({"state": {"sqlite_synchronous": "SOMETIMES"}}, "state.sqlite_synchronous"),
         ([1, 2], "expected a mapping"),
     ],
 )

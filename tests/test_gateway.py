@@ -74,6 +74,7 @@ def start_server(**server: Any) -> Server:
     config = config_from_dict({
         "server": {"port": 0, "http_port": 0, **server},
         "limits": {"max_message_bytes": MAX_BYTES, "max_concurrent_per_client": PER_CLIENT, "max_streams": 16},
+        "state": {"db_path": ":memory:"},
     })
     sidecar = Sidecar(config).start()
     gateway = getattr(sidecar, "gateway", None)

@@ -44,7 +44,8 @@ def gateway() -> Iterator[str]:
         from mien.server.app import Sidecar
     except ImportError as error:
         pytest.skip(f"gateway not available ({error})")
-    config = config_from_dict({"server": {"host": "127.0.0.1", "port": 0, "http_port": 0, "auth_token": TOKEN}})
+    config = config_from_dict({"server": {"host": "127.0.0.1", "port": 0, "http_port": 0, "auth_token": TOKEN},
+                               "state": {"db_path": ":memory:"}})
     sidecar = Sidecar(config)
     try:
         sidecar.start()

@@ -41,7 +41,7 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def server(toy: Path) -> Iterator[Sidecar]:
     config = config_from_dict({"server": {"port": 0, "http_port": -1}, "neural": {"model": str(toy)},
-                               "limits": {"stream_stall_timeout_s": 1.0}})
+                               "limits": {"stream_stall_timeout_s": 1.0}, "state": {"db_path": ":memory:"}})
     sidecar = Sidecar(config).start()
     yield sidecar
     sidecar.stop(0.5)

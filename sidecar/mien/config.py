@@ -31,6 +31,8 @@ import yaml
 
 from .articulation import ArticulationConfig
 from .blinks import BlinkConfig
+from .emotion_state.engine import EmotionStateConfig
+from .emotion_state.store import SYNCHRONOUS_MODES
 from .errors import InvalidArgument
 from .expression import ExpressionConfig
 from .gaze import GazeConfig
@@ -41,7 +43,6 @@ __all__ = [
     "LimitsConfig",
     "AnimationConfig",
     "NeuralConfig",
-    "StateConfig",
     "Config",
     "load_config",
     "config_from_dict",
@@ -95,14 +96,6 @@ class NeuralConfig:
 
 
 @dataclass(frozen=True)
-class StateConfig:
-    db_path: str = "mien_state.sqlite3"
-    """SQLite file of the NPC emotion states ("" = in memory, lost on restart)."""
-    mood_half_life_s: float = 120.0
-    auto_create_npcs: bool = True
-
-
-@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
@@ -113,7 +106,7 @@ class Config:
     blinks: BlinkConfig = field(default_factory=BlinkConfig)
     gaze: GazeConfig = field(default_factory=GazeConfig)
     neural: NeuralConfig = field(default_factory=NeuralConfig)
-    state: StateConfig = field(default_factory=StateConfig)
+    state: EmotionStateConfig = field(default_factory=EmotionStateConfig)
 
 
 # Accepted ranges, by dotted key (inclusive). Keys not listed only have their type checked.
@@ -163,9 +156,16 @@ _RANGES: dict[str, tuple[float, float]] = {
     "gaze.lid_follow": (0, 1),
     "neural.threads": (1, 64),
     "state.mood_half_life_s": (0.1, 1e7),
+    "state.emotion_half_life_s": (0.01, 1e7),
+    "state.mood_gain": (0.001, 1),
+    "state.max_text_chars": (1, 1_000_000),
+    "state.max_npc_id_chars": (1, 4096),
+    "state.encoder_threads": (1, 64),
+    "state.encoder_cache_size": (0, 1_000_000),
 }
 _CHOICES: dict[str, tuple[str, ...]] = {
     "server.log_level": ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"),
+    "state.sqlite_synchronous": SYNCHRONOUS_MODES,
 }
 
 
@@ -236,6 +236,12 @@ def _cross_checks(config: Config, source: str) -> None:
     lo, hi = config.articulation.loudness_gain_range
     if not 0 < lo <= 1 <= hi <= 3:
         raise _fail(source, "articulation.loudness_gain_range", f"[{lo}, {hi}] must satisfy 0 < low <= 1 <= high <= 3")
+    st = config.state
+    if not st.db_path:
+        raise _fail(source, "state.db_path", "must be a file path, or ':memory:' (states lost on restart)")
+    if st.emotion_half_life_s >= st.mood_half_life_s:
+        raise _fail(source, "state.emotion_half_life_s", f"{st.emotion_half_life_s:g} must be shorter than "
+                    f"state.mood_half_life_s ({st.mood_half_life_s:g})")
     s = config.server
     if bool(s.tls_cert_file) != bool(s.tls_key_file):
         raise _fail(source, "server.tls_cert_file", "set both tls_cert_file and tls_key_file, or neither")

@@ -23,18 +23,29 @@ from grpc_reflection.v1alpha import reflection
 from loguru import logger
 
 from ..config import Config
+from ..emotion_state import EmotionStateEngine
 from ..errors import FailedPrecondition, InvalidArgument
 from ..neural import NeuralModel
 from ..pipeline import Animator
 from ..streaming import StreamRegistry
+from ..v1 import emotion_state_pb2 as es
+from ..v1 import emotion_state_pb2_grpc as es_grpc
 from ..v1 import face_animation_pb2 as fa
 from ..v1 import face_animation_pb2_grpc as fa_grpc
 from .gateway import Gateway
-from .grpc_service import AuthInterceptor, ClientLimiter, ConcurrencyInterceptor, FaceAnimationService
+from .grpc_service import (
+    AuthInterceptor,
+    ClientLimiter,
+    ConcurrencyInterceptor,
+    EmotionStateService,
+    FaceAnimationService,
+)
 
 __all__ = ["Sidecar", "serve", "is_loopback"]
 
-SERVICES = (fa.DESCRIPTOR.services_by_name["FaceAnimation"].full_name,)
+FACE_ANIMATION = fa.DESCRIPTOR.services_by_name["FaceAnimation"].full_name
+EMOTION_STATE = es.DESCRIPTOR.services_by_name["EmotionState"].full_name
+SERVICES = (FACE_ANIMATION, EMOTION_STATE)
 
 
 def is_loopback(host: str) -> bool:
@@ -74,8 +85,9 @@ class Sidecar:
     def __init__(self, config: Config | None = None, *, animator: Animator | None = None) -> None:
         self.config = config or Config()
         _check_exposure(self.config)
-        self.emotion_state: Any = None
-        self.animator = animator or Animator(self.config, neural_model=load_neural_model(self.config))
+        self.emotion_state = EmotionStateEngine(self.config.state)
+        self.animator = animator or Animator(self.config, emotion_source=self.emotion_state,
+                                             neural_model=load_neural_model(self.config))
         self.limiter = ClientLimiter(self.config.limits.max_concurrent_per_client)
         self.health = health.HealthServicer()
         self._server: grpc.Server | None = None
@@ -109,8 +121,10 @@ class Sidecar:
             ],
             maximum_concurrent_rpcs=max(s.workers * 4, limits.max_streams),
         )
-        self.servicers[SERVICES[0]] = FaceAnimationService(self)
-        fa_grpc.add_FaceAnimationServicer_to_server(self.servicers[SERVICES[0]], server)
+        self.servicers[FACE_ANIMATION] = FaceAnimationService(self)
+        self.servicers[EMOTION_STATE] = EmotionStateService(self.emotion_state)
+        fa_grpc.add_FaceAnimationServicer_to_server(self.servicers[FACE_ANIMATION], server)
+        es_grpc.add_EmotionStateServicer_to_server(self.servicers[EMOTION_STATE], server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         names = (*SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME)
         reflection.enable_server_reflection(names, server)
@@ -153,6 +167,7 @@ class Sidecar:
             self.gateway.stop(grace)  # drains in parallel with gRPC, which stops in the background
         if stopped is not None:
             stopped.wait(grace + 1.0)
+        self.emotion_state.close()
         logger.info("mien sidecar stopped")
 
     def wait(self) -> None:

@@ -8,8 +8,10 @@ required) raise :class:`~mien.errors.InvalidArgument` here, naming the field.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, Literal
 
 from ..emotion import EMOTIONS, Emotion, EmotionKeyframe, emotion_from_vad
+from ..emotion_state import NpcState, Observation, Persona
 from ..errors import InvalidArgument
 from ..request import (
     AnimationOptions,
@@ -23,6 +25,7 @@ from ..request import (
 from ..streaming import FrameBatch, StreamSession, StreamStart, StreamSummary
 from ..track import Track
 from ..v1 import common_pb2 as pb
+from ..v1 import emotion_state_pb2 as es
 from ..v1 import face_animation_pb2 as fa
 
 __all__ = [
@@ -188,3 +191,55 @@ def frame_batch(batch: FrameBatch, fps: float) -> fa.StreamAnimateResponse:
 def stream_end(summary: StreamSummary) -> fa.StreamAnimateResponse:
     return fa.StreamAnimateResponse(end=fa.StreamEnd(
         frame_count=summary.frame_count, audio_duration_s=summary.audio_duration_s, warnings=list(summary.warnings)))
+
+
+# ----------------------------------------------------------------------------------- EmotionState
+_SPEAKERS: dict[int, str] = {es.SPEAKER_SELF: "self", es.SPEAKER_OTHER: "other"}
+
+
+def _vad(v: tuple[float, float, float]) -> pb.VadEmotion:
+    return pb.VadEmotion(valence=v[0], arousal=v[1], dominance=v[2])
+
+
+def ocean_values(msg: es.Ocean) -> tuple[float, float, float, float, float]:
+    return (msg.openness, msg.conscientiousness, msg.extraversion, msg.agreeableness, msg.neuroticism)
+
+
+def ocean_message(values: tuple[float, float, float, float, float]) -> es.Ocean:
+    o, c, e, a, n = values
+    return es.Ocean(openness=o, conscientiousness=c, extraversion=e, agreeableness=a, neuroticism=n)
+
+
+def speaker(value: int) -> Literal["self", "other"]:
+    if value not in _SPEAKERS:
+        raise InvalidArgument(f"speaker = {es.Speaker.Name(value) if value in es.Speaker.values() else value}; "
+                              "accepted: SPEAKER_SELF (the NPC said it) or SPEAKER_OTHER (said to the NPC)",
+                              field="speaker")
+    return "self" if _SPEAKERS[value] == "self" else "other"
+
+
+def optional_emotion(msg: pb.EmotionValue, field: str) -> Emotion | None:
+    return emotion_value(msg, field) if msg.WhichOneof("value") else None
+
+
+def optional_time(msg: Any) -> float | None:
+    return float(msg.game_time_s) if msg.HasField("game_time_s") else None
+
+
+def npc_state(state: NpcState) -> es.NpcState:
+    return es.NpcState(
+        npc_id=state.npc_id, persona=state.persona or "", ocean=ocean_message(state.ocean),
+        temperament=_vad(state.temperament_pad), baseline=_vad(state.baseline_vad), mood=_vad(state.mood_vad),
+        emotion=_vad(state.emotion_vad), category=state.category, intensity=state.intensity,
+        game_time_s=state.game_time_s, revision=state.revision,
+    )
+
+
+def observation(result: Observation) -> es.ObserveUtteranceResponse:
+    return es.ObserveUtteranceResponse(state=npc_state(result.state), category=result.category,
+                                       intensity=result.intensity)
+
+
+def personas(items: Iterable[Persona]) -> es.ListPersonasResponse:
+    return es.ListPersonasResponse(personas=[
+        es.Persona(name=p.name, description=p.description, ocean=ocean_message(p.ocean)) for p in items])

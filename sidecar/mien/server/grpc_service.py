@@ -20,7 +20,10 @@ from typing import Any, TypeVar
 import grpc
 from loguru import logger
 
+from ..emotion_state import EmotionStateEngine
 from ..errors import MienError, ResourceExhausted, Unauthenticated
+from ..v1 import emotion_state_pb2 as es
+from ..v1 import emotion_state_pb2_grpc as es_grpc
 from ..v1 import face_animation_pb2 as fa
 from ..v1 import face_animation_pb2_grpc as fa_grpc
 from . import convert
@@ -28,7 +31,8 @@ from .describe import service_info
 from .status import INTERNAL, status_of
 from .stream_rpc import serve_stream
 
-__all__ = ["FaceAnimationService", "AuthInterceptor", "ConcurrencyInterceptor", "guarded", "client_id"]
+__all__ = ["AuthInterceptor", "ConcurrencyInterceptor", "EmotionStateService", "FaceAnimationService", "client_id",
+           "guarded"]
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
@@ -229,3 +233,52 @@ class ConcurrencyInterceptor(grpc.ServerInterceptor):
             return grpc.stream_stream_rpc_method_handler(stream, handler.request_deserializer,
                                                          handler.response_serializer)
         return handler
+
+
+class EmotionStateService(es_grpc.EmotionStateServicer):
+    """mien.v1.EmotionState over the core :class:`~mien.emotion_state.EmotionStateEngine`."""
+
+    def __init__(self, engine: EmotionStateEngine) -> None:
+        self._engine = engine
+
+    @guarded
+    def SetPersona(self, request: es.SetPersonaRequest, context: grpc.ServicerContext, rid: str) -> es.NpcState:
+        kind = request.WhichOneof("persona")
+        state = self._engine.set_persona(
+            request.npc_id,
+            convert.ocean_values(request.ocean) if kind == "ocean" else None,
+            preset=request.preset if kind == "preset" else None,
+            baseline=convert.optional_emotion(request.baseline, "baseline"),
+            game_time_s=convert.optional_time(request),
+        )
+        return convert.npc_state(state)
+
+    @guarded
+    def ObserveUtterance(self, request: es.ObserveUtteranceRequest, context: grpc.ServicerContext,
+                         rid: str) -> es.ObserveUtteranceResponse:
+        result = self._engine.observe(request.npc_id, convert.speaker(request.speaker), request.text,
+                                      emotion=convert.optional_emotion(request.emotion, "emotion"),
+                                      game_time_s=convert.optional_time(request))
+        return convert.observation(result)
+
+    @guarded
+    def GetState(self, request: es.GetStateRequest, context: grpc.ServicerContext, rid: str) -> es.NpcState:
+        return convert.npc_state(self._engine.get_state(request.npc_id, convert.optional_time(request)))
+
+    @guarded
+    def ExportState(self, request: es.ExportStateRequest, context: grpc.ServicerContext,
+                    rid: str) -> es.ExportStateResponse:
+        return es.ExportStateResponse(blob=self._engine.export_state(request.npc_id))
+
+    @guarded
+    def ImportState(self, request: es.ImportStateRequest, context: grpc.ServicerContext, rid: str) -> es.NpcState:
+        return convert.npc_state(self._engine.import_state(request.blob, request.npc_id or None))
+
+    @guarded
+    def ResetState(self, request: es.ResetStateRequest, context: grpc.ServicerContext, rid: str) -> es.NpcState:
+        return convert.npc_state(self._engine.reset_state(request.npc_id, convert.optional_time(request)))
+
+    @guarded
+    def ListPersonas(self, request: es.ListPersonasRequest, context: grpc.ServicerContext,
+                     rid: str) -> es.ListPersonasResponse:
+        return convert.personas(self._engine.list_personas())
