@@ -4,7 +4,7 @@
                  [--fps 60] [--seed N] [--rig R] [--mode M] [--format csv|json] [--plot P.png] -o OUT
     mien serve [--host 127.0.0.1] [--port 50051] [--http-port 8080] [--config mien.yaml]
     mien bake MANIFEST.yaml -o OUT_DIR [...]
-    mien live [...]
+    mien live [--input FILE] [--device D] [--emotion E] [--seconds S]
 
 Exit codes: 0 success, 1 some inputs failed (the others were written), 2 usage or config errors.
 """
@@ -23,7 +23,7 @@ from loguru import logger
 from .audio import Audio, decode_audio
 from .config import Config, load_config
 from .emotion import EMOTIONS, Emotion, EmotionKeyframe, emotion_from_vad
-from .errors import InvalidArgument, MienError
+from .errors import FailedPrecondition, InvalidArgument, MienError
 from .pipeline import Animator
 from .request import MODES, EmotionInput, EncodedAudio, LineRequest
 from .track import Track
@@ -151,6 +151,32 @@ def _cmd_serve(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _cmd_live(args: argparse.Namespace, config: Config) -> int:
+    from .live import FileSource, MicrophoneSource, run_live
+    from .server.app import load_neural_model
+    from .streaming import StreamStart
+
+    if args.list_devices:
+        import sounddevice as sd
+
+        print(sd.query_devices())
+        return 0
+    model = load_neural_model(config)
+    if model is None:
+        raise FailedPrecondition("mien live needs the neural model (neural.model)", field="neural.model")
+    animator = Animator(config, neural_model=model)
+    assert animator.streams is not None
+    source = FileSource(Path(args.input), realtime=not args.fast) if args.input else MicrophoneSource(args.device)
+    emotion = parse_emotion(args.emotion) if args.emotion else Emotion.neutral()
+    if not isinstance(emotion, Emotion):
+        raise InvalidArgument("mien live takes one emotion (keyframes need a timeline)", field="emotion")
+    start = StreamStart(sample_rate_hz=source.sample_rate_hz, encoding="pcm_s16le", emotion=emotion, rig=args.rig,
+                        fps=args.fps, seed=args.seed)
+    session = run_live(animator.streams, source, start, seconds=args.seconds)
+    print(f"\n{session.audio_s:.1f} s of audio, {session.fps:g} fps")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mien", description="Emotional facial animation for game NPCs.")
     parser.add_argument("--config", help="sidecar config YAML (defaults are built in)")
@@ -172,6 +198,17 @@ def _parser() -> argparse.ArgumentParser:
     an.add_argument("--plot", help="also draw the mouth curves under the waveform into this PNG")
     an.add_argument("-o", "--output", required=True, help="output file, or folder with several inputs")
 
+    lv = sub.add_parser("live", help="microphone -> live face curves (terminal meters), in-process")
+    lv.add_argument("--device", default=None, help="input device (index or name; see --list-devices)")
+    lv.add_argument("--list-devices", action="store_true")
+    lv.add_argument("--input", help="play this audio file as if it were the microphone")
+    lv.add_argument("--fast", action="store_true", help="with --input: as fast as possible, not real time")
+    lv.add_argument("--seconds", type=float, default=None, help="stop after this much audio")
+    lv.add_argument("--emotion", help="emotion for the whole session")
+    lv.add_argument("--fps", type=float, default=None)
+    lv.add_argument("--seed", type=int, default=0)
+    lv.add_argument("--rig", default=None)
+
     sv = sub.add_parser("serve", help="run the sidecar (gRPC + HTTP gateway)")
     sv.add_argument("--host", default=None)
     sv.add_argument("--port", type=int, default=None)
@@ -190,6 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_animate(args, config)
         if args.command == "serve":
             return _cmd_serve(args, config)
+        if args.command == "live":
+            return _cmd_live(args, config)
     except MienError as error:
         logger.error("{}", error)
         return 2
