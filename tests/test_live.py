@@ -26,7 +26,7 @@ def animator(tmp_path_factory: pytest.TempPathFactory) -> Animator:
 def test_fake_microphone_streams_frames_to_meters(animator: Animator) -> None:
     source = FileSource(SPEECH / "goforward.wav", realtime=False)
     out = io.StringIO()
-X
+    meters = Meters(("jawOpen", "mouthClose"), out)
     batches: list[FrameBatch] = []
 
     def sink(batch: FrameBatch) -> None:
