@@ -17,7 +17,6 @@ from typing import Literal
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from .errors import InvalidArgument
 
@@ -111,6 +110,8 @@ def resample(samples: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
     """Polyphase resampling (anti-aliased); identity when the rates match."""
     if from_hz == to_hz:
         return samples.astype(np.float32, copy=False)
+    from scipy.signal import resample_poly  # a second to import: only when a rate needs converting
+
     ratio = Fraction(to_hz, from_hz).limit_denominator(1000)
     out = resample_poly(samples, ratio.numerator, ratio.denominator)
     return np.asarray(out, dtype=np.float32)
@@ -222,6 +223,8 @@ class StreamingResampler:
         return self._emit(self._received, final=True)
 
     def _emit(self, upto: int, *, final: bool) -> np.ndarray:
+        from scipy.signal import resample_poly
+
         up, down = self._up, self._down
         end = self._received if final else min(self._received, upto + self._context)
         block = self._buffer[: end - self._buffer_start]

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Offline speed per path on 60 s of real speech (the fixtures, concatenated into one monologue).
+
+* aligned: `mien animate` end to end as a user runs it (new process: start-up, model loading,
+  decoding, alignment, animation, CSV written) and the in-process `Animator.animate` call;
+* recognized: in-process (no transcript, speech recognition);
+* neural: in-process, onnxruntime on one thread (features + model + eyes + rig).
+
+    python bench/bench_speed.py [--seconds 60] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _speech import long_line  # noqa: E402
+
+from mien import Animator, EncodedAudio, LineRequest  # noqa: E402
+from mien.config import config_from_dict  # noqa: E402
+from mien.server.app import load_neural_model  # noqa: E402
+
+
+def best_of(runs: int, fn) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def main() -> dict[str, float]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    data, text = long_line(args.seconds)
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        wav, txt = Path(tmp) / "line.wav", Path(tmp) / "line.txt"
+        wav.write_bytes(data)
+        txt.write_text(text)
+        cli = [sys.executable, "-m", "mien", "animate", str(wav), "--text-file", str(txt), "-o", str(Path(tmp) / "o.csv")]
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        out["aligned_cli_wall_s"] = best_of(3, lambda: subprocess.run(cli, check=True, capture_output=True, env=env))
+    config = config_from_dict({"state": {"db_path": ":memory:"}, "neural": {"threads": 1}})
+    animator = Animator(config, neural_model=load_neural_model(config))
+    animator.recognizer.warm_up()
+    audio_s = len(data) / 2 / 16000  # PCM16 mono 16 kHz (header bytes are negligible)
+    out["audio_s"] = round(audio_s, 2)
+    out["aligned_inprocess_s"] = best_of(3, lambda: animator.animate(LineRequest(audio=EncodedAudio(data),
+                                                                                  transcript=text)))
+    out["recognized_inprocess_s"] = best_of(1, lambda: animator.animate(LineRequest(audio=EncodedAudio(data),
+                                                                                     mode="recognized")))
+    if animator.neural_model is not None:
+        out["neural_inprocess_s"] = best_of(3, lambda: animator.animate(LineRequest(audio=EncodedAudio(data),
+                                                                                     mode="neural")))
+    for key in [k for k in out if k.endswith("_s") and k != "audio_s"]:
+        out[key.replace("_s", "_x_realtime")] = round(audio_s / out[key], 1)
+        out[key] = round(out[key], 3)
+    print(json.dumps(out, indent=1))
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1))
+    return out
+
+
+if __name__ == "__main__":
+    main()
