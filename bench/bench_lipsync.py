@@ -23,14 +23,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from support.lipsync import SPEECH, clips, score  # noqa: E402
-
 from mien import Animator, EncodedAudio, LineRequest, Track, TrackInfo  # noqa: E402
 from mien.articulation import loudness_db  # noqa: E402
 from mien.audio import decode_audio  # noqa: E402
 from mien.channels import CHANNELS, INDEX  # noqa: E402
 from mien.config import Config  # noqa: E402
 from mien.server.app import load_neural_model  # noqa: E402
+from support.lipsync import SPEECH, clips, score  # noqa: E402
 
 
 def loudness_baseline(data: bytes, fps: float = 60.0) -> Track:
@@ -56,7 +55,8 @@ def main() -> dict[str, dict[str, float]]:
     data = {name: (SPEECH / f"{name}.wav").read_bytes() for name in names}
     text = {name: (SPEECH / f"{name}.txt").read_text().strip() for name in names}
     paths = {
-        "aligned (transcript)": lambda n: animator.animate(LineRequest(audio=EncodedAudio(data[n]), transcript=text[n])),
+        "aligned (transcript)": lambda n: animator.animate(LineRequest(audio=EncodedAudio(data[n]),
+                                                                        transcript=text[n])),
         "recognized (no transcript)": lambda n: animator.animate(LineRequest(audio=EncodedAudio(data[n]),
                                                                               mode="recognized")),
         "loudness baseline": lambda n: loudness_baseline(data[n]),

@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _speech import long_line  # noqa: E402
+from _speech import long_line
 
-from mien import Animator, EncodedAudio, LineRequest  # noqa: E402
-from mien.config import config_from_dict  # noqa: E402
-from mien.server.app import load_neural_model  # noqa: E402
+from mien import Animator, EncodedAudio, LineRequest
+from mien.config import config_from_dict
+from mien.server.app import load_neural_model
 
 
 def best_of(runs: int, fn) -> float:  # type: ignore[no-untyped-def]
@@ -49,7 +49,8 @@ def main() -> dict[str, float]:
         wav, txt = Path(tmp) / "line.wav", Path(tmp) / "line.txt"
         wav.write_bytes(data)
         txt.write_text(text)
-        cli = [sys.executable, "-m", "mien", "animate", str(wav), "--text-file", str(txt), "-o", str(Path(tmp) / "o.csv")]
+        cli = [sys.executable, "-m", "mien", "animate", str(wav), "--text-file", str(txt),
+               "-o", str(Path(tmp) / "o.csv")]
         env = {**os.environ, "PYTHONWARNINGS": "ignore"}
         out["aligned_cli_wall_s"] = best_of(3, lambda: subprocess.run(cli, check=True, capture_output=True, env=env))
     config = config_from_dict({"state": {"db_path": ":memory:"}, "neural": {"threads": 1}})
