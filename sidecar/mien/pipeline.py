@@ -47,6 +47,9 @@ from .request import (
     LineRequest,
     Mode,
     PcmInput,
+    check_seed,
+    resolve_auto,
+    resolve_fps,
 )
 from .rig import load_rig
 from .streaming import StreamRegistry, StreamStart
@@ -126,15 +129,10 @@ class Animator:
         return None
 
     def _check(self, request: LineRequest, audio: Audio | None) -> tuple[float, float]:
-        a = self.config.animation
-        fps = a.default_fps if request.fps in (None, 0) else request.fps
-        if fps is None or not math.isfinite(fps) or not a.min_fps <= fps <= a.max_fps:
-            raise InvalidArgument(f"fps = {request.fps!r}; accepted: {a.min_fps:g} to {a.max_fps:g} "
-                                  f"(0 or unset = {a.default_fps:g})", field="fps")
+        fps = resolve_fps(request.fps, self.config.animation)
         if request.mode not in MODES:
             raise InvalidArgument(f"mode {request.mode!r}; accepted: {', '.join(MODES)}", field="mode")
-        if not 0 <= request.seed < 2**64:
-            raise InvalidArgument(f"seed = {request.seed}; accepted: 0 to 2^64 - 1", field="seed")
+        check_seed(request.seed)
         text = request.transcript or ""
         if len(text) > self.config.limits.max_text_chars:
             raise InvalidArgument(f"transcript has {len(text)} characters; the maximum is "
@@ -163,11 +161,7 @@ class Animator:
     def _emotion(self, request: LineRequest, n: int, fps: float) -> tuple[np.ndarray, Emotion | None]:
         emotion = request.emotion
         if isinstance(emotion, AutoEmotion):
-            if not emotion.npc_id:
-                raise InvalidArgument("emotion auto needs npc_id (the NPC whose state to use)", field="npc_id")
-            if self.emotion_source is None:
-                raise FailedPrecondition("emotion auto: this sidecar has no emotion-state service", field="emotion")
-            emotion = self.emotion_source.current_emotion(emotion.npc_id, emotion.game_time_s)
+            emotion = resolve_auto(emotion, self.emotion_source)
         weights = emotion_weights(emotion, n, fps)
         return weights, emotion if isinstance(emotion, Emotion) else None
 
@@ -180,19 +174,16 @@ class Animator:
             return "aligned"
         return "neural" if self.neural_model else "recognized"
 
-    def _neural_track(self, request: LineRequest, audio: Audio, fps: float, rig: str, started: float) -> Track:
-        """A whole line through the streaming session: the same frames a stream of it would get."""
+    def _neural_track(self, request: LineRequest, emotion: Emotion | tuple[EmotionKeyframe, ...], audio: Audio,
+                      fps: float, rig: str, started: float) -> Track:
+        """A whole line through the streaming session: the same frames a stream of it would get.
+        Keyframes (validated already) become the stream's start emotion and keyframes."""
         assert self.streams is not None
-        emotion = request.emotion
         keyframes: tuple[EmotionKeyframe, ...] = ()
         if isinstance(emotion, tuple):
             keyframes = emotion
-            if not keyframes:
-                emotion = Emotion.neutral()
-            else:
-                emotion_weights(keyframes, math.floor(audio.duration_s * fps) + 1, fps)  # validates the times
-                emotion, keyframes = (keyframes[0].emotion, keyframes[1:]) if keyframes[0].time_s == 0 else (
-                    keyframes[0].emotion, keyframes)
+            emotion = keyframes[0].emotion if keyframes else Emotion.neutral()
+            keyframes = keyframes[1:] if keyframes and keyframes[0].time_s == 0 else keyframes
         session = self.streams.open(StreamStart(
             sample_rate_hz=audio.sample_rate_hz, encoding="pcm_f32le", emotion=emotion, rig=rig, fps=fps,
             seed=request.seed, options=request.options, request_id=request.request_id))
@@ -201,13 +192,12 @@ class Animator:
         finally:
             session.close()
         values = np.concatenate([b.values for b in batches if b is not None])
-        resolved = session.start.emotion
         info = TrackInfo(
             mode="neural", warnings=tuple(session.warnings), audio_duration_s=audio.duration_s,
             processing_ms=(time.perf_counter() - started) * 1000.0, seed=request.seed, rig=session.rig.name,
             versions={**self.versions(), "rig": f"{session.rig.name}@{session.rig.version}"},
             request_id=session.request_id,
-            emotion=dict(resolved.weights) if isinstance(request.emotion, Emotion | AutoEmotion) else {},
+            emotion={} if keyframes or isinstance(request.emotion, tuple) else dict(emotion.weights),
         )
         return Track(session.channel_names, fps, values, (), info)
 
@@ -243,7 +233,8 @@ class Animator:
         n = math.floor(duration_s * fps) + 1
         weights, constant = self._emotion(request, n, fps)
         if audio is not None and self._resolved_mode(request) == "neural":
-            return self._neural_track(request, audio, fps, rig.name, started)
+            emotion = request.emotion if isinstance(request.emotion, tuple) else constant or Emotion.neutral()
+            return self._neural_track(request, emotion, audio, fps, rig.name, started)
         values = np.zeros((n, len(CHANNELS)), dtype=np.float64)
         pitch = self._side.submit(line_pitch_hz, audio.samples, audio.sample_rate_hz) if audio is not None else None
         speech = self._speech(request, audio, fps, n)

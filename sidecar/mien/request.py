@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from .audio import Audio
+from .config import AnimationConfig
 from .emotion import Emotion, EmotionKeyframe
-from .errors import InvalidArgument
+from .errors import FailedPrecondition, InvalidArgument
 from .track import PhoneSegment
 
 __all__ = [
@@ -22,6 +23,9 @@ __all__ = [
     "AnimationOptions",
     "LineRequest",
     "EmotionSource",
+    "resolve_fps",
+    "check_seed",
+    "resolve_auto",
 ]
 
 CONTRACT_VERSION = "mien.v1"
@@ -97,3 +101,27 @@ class EmotionSource(Protocol):
     """What the animator needs from the NPC emotion-state engine."""
 
     def current_emotion(self, npc_id: str, game_time_s: float | None = None) -> Emotion: ...
+
+
+def resolve_fps(fps: float | None, animation: AnimationConfig, field: str = "fps") -> float:
+    """The frame rate asked for (0 or None = the default), checked against the configured range."""
+    value = animation.default_fps if fps in (None, 0) else fps
+    if value is None or not math.isfinite(value) or not animation.min_fps <= value <= animation.max_fps:
+        raise InvalidArgument(f"{field} = {fps!r}; accepted: {animation.min_fps:g} to {animation.max_fps:g} "
+                              f"(0 or unset = {animation.default_fps:g})", field=field)
+    return float(value)
+
+
+def check_seed(seed: int, field: str = "seed") -> int:
+    if not 0 <= seed < 2**64:
+        raise InvalidArgument(f"{field} = {seed}; accepted: 0 to 2^64 - 1", field=field)
+    return seed
+
+
+def resolve_auto(emotion: AutoEmotion, source: EmotionSource | None, npc_field: str = "npc_id") -> Emotion:
+    """The NPC's current emotion from the emotion-state engine."""
+    if not emotion.npc_id:
+        raise InvalidArgument(f"emotion auto needs {npc_field} (the NPC whose state to use)", field=npc_field)
+    if source is None:
+        raise FailedPrecondition("emotion auto: this sidecar has no emotion-state service", field="emotion")
+    return source.current_emotion(emotion.npc_id, emotion.game_time_s)

@@ -29,7 +29,7 @@ from .errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 from .expression import MicroMotion, micro_amount
 from .eyes import STREAM_MICRO, Eyes, rng_for
 from .neural import NeuralModel, NeuralStream
-from .request import AnimationOptions, AutoEmotion, EmotionSource
+from .request import AnimationOptions, AutoEmotion, EmotionSource, check_seed, resolve_auto, resolve_fps
 from .rig import RigProfile, load_rig
 
 __all__ = ["StreamStart", "FrameBatch", "StreamSummary", "StreamSession", "StreamRegistry", "SpeechActivity"]
@@ -361,21 +361,13 @@ class StreamRegistry:
                                   f"{MAX_SAMPLE_RATE_HZ} Hz", field="header.sample_rate_hz")
         if not 1 <= start.channels <= 16:
             raise InvalidArgument(f"header.channels = {start.channels}; accepted: 1 to 16", field="header.channels")
-        fps = a.default_fps if start.fps in (None, 0) else start.fps
-        if fps is None or not math.isfinite(fps) or not a.min_fps <= fps <= a.max_fps:
-            raise InvalidArgument(f"header.fps = {start.fps!r}; accepted: {a.min_fps:g} to {a.max_fps:g} "
-                                  f"(0 or unset = {a.default_fps:g})", field="header.fps")
-        if not 0 <= start.seed < 2**64:
-            raise InvalidArgument(f"header.seed = {start.seed}; accepted: 0 to 2^64 - 1", field="header.seed")
+        fps = resolve_fps(start.fps, a, "header.fps")
+        seed = check_seed(start.seed, "header.seed")
         emotion = start.emotion
         if isinstance(emotion, AutoEmotion):
-            if not emotion.npc_id:
-                raise InvalidArgument("emotion auto needs header.npc_id", field="header.npc_id")
-            if self.emotion_source is None:
-                raise FailedPrecondition("emotion auto: this sidecar has no emotion-state service", field="emotion")
-            emotion = self.emotion_source.current_emotion(emotion.npc_id, emotion.game_time_s)
+            emotion = resolve_auto(emotion, self.emotion_source, "header.npc_id")
         rig = load_rig(start.rig or a.default_rig, allow_paths=False)
-        return _Settings(start.sample_rate_hz, start.encoding, start.channels, emotion, rig, float(fps), start.seed,
+        return _Settings(start.sample_rate_hz, start.encoding, start.channels, emotion, rig, fps, seed,
                          start.options, start.request_id)
 
     def open(self, start: StreamStart) -> StreamSession:
