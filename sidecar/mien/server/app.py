@@ -8,7 +8,6 @@ closes the state store.
 
 from __future__ import annotations
 
-import ipaddress
 import signal
 import sys
 import threading
@@ -32,6 +31,7 @@ from ..v1 import emotion_state_pb2 as es
 from ..v1 import emotion_state_pb2_grpc as es_grpc
 from ..v1 import face_animation_pb2 as fa
 from ..v1 import face_animation_pb2_grpc as fa_grpc
+from ._net import is_loopback
 from .gateway import Gateway
 from .grpc_service import (
     AuthInterceptor,
@@ -46,16 +46,6 @@ __all__ = ["Sidecar", "serve", "is_loopback"]
 FACE_ANIMATION = fa.DESCRIPTOR.services_by_name["FaceAnimation"].full_name
 EMOTION_STATE = es.DESCRIPTOR.services_by_name["EmotionState"].full_name
 SERVICES = (FACE_ANIMATION, EMOTION_STATE)
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost and loopback addresses ("" and 0.0.0.0 mean every interface: False)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def load_neural_model(config: Config) -> NeuralModel | None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import json
 import queue
 import socket
@@ -43,6 +42,7 @@ from grpc_health.v1 import health_pb2
 from loguru import logger
 
 from ..errors import InvalidArgument, MienError, ResourceExhausted, Unauthenticated
+from ._net import is_loopback
 from ._rpc import (
     Aborted,
     CallCancelled,
@@ -88,15 +88,6 @@ _POLL_S = 0.05
 """How often a blocked worker re-checks whether its call was cancelled."""
 _CANCEL_WAIT_S = 5.0
 """How long a cancelled stream waits for its servicer to return before the socket is dropped."""
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _error_body(code: grpc.StatusCode, message: str) -> str:
@@ -352,7 +343,7 @@ class Gateway:
     def _forbidden(self, request: web.Request) -> str | None:
         """Why a browser page must not call us (cross-site page or DNS rebinding), or None."""
         host = urlsplit(f"//{request.host}").hostname or ""
-        if _is_loopback(self._host or "0.0.0.0") and not _is_loopback(host):
+        if is_loopback(self._host or "0.0.0.0") and not is_loopback(host):
             return (f"Host {request.host!r} is not a loopback name; this sidecar listens on loopback only "
                     "(call it as 127.0.0.1 or localhost)")
         origin = request.headers.get("Origin")
@@ -360,7 +351,7 @@ class Gateway:
             return None
         # some native WebSocket clients send a bare "host:port" Origin, without a scheme
         origin_host = urlsplit(origin if "://" in origin else f"//{origin}").hostname
-        if origin_host and (_is_loopback(origin_host) or origin_host.lower() == host.lower()):
+        if origin_host and (is_loopback(origin_host) or origin_host.lower() == host.lower()):
             return None
         return f"requests from pages of origin {origin!r} are not allowed (only same-origin or loopback pages)"
 
