@@ -108,3 +108,14 @@ def test_same_line_same_timeline_whatever_came_before(animator: Animator) -> Non
         animator.recognizer.align(audio_of(name), transcript(name))
         animator.recognizer.recognize(audio_of(name))
         assert animator.recognizer.align(audio_of("cards_001"), transcript("cards_001")) == first
+
+
+def test_one_decoder_aligns_any_sequence_of_lines_like_fresh_decoders() -> None:
+    """Regression: a decoder's second alignment used to start with a bogus <s> segment (no new stream)."""
+    from mien.phonemes import PhonemeConfig, PhoneRecognizer
+
+    names = ["cards_001", "goforward", "librivox_0880", "cards_005", "goforward", "cards_001"]
+    shared = PhoneRecognizer(PhonemeConfig(aligners=1))
+    for name in names:
+        fresh = PhoneRecognizer(PhonemeConfig(aligners=1)).align(audio_of(name), transcript(name))
+        assert shared.align(audio_of(name), transcript(name)) == fresh, name

@@ -52,6 +52,7 @@ def _lib() -> ctypes.CDLL:
         "ps_add_jsgf_string": (i, [v, p, p]),
         "ps_remove_search": (i, [v, p]),
         "ps_activate_search": (i, [v, p]),
+        "ps_start_stream": (i, [v]),
         "ps_start_utt": (i, [v]),
         "ps_process_raw": (i, [v, ctypes.c_void_p, ctypes.c_size_t, c, c]),
         "ps_end_utt": (i, [v]),
@@ -161,6 +162,11 @@ class Decoder:
     # ------------------------------------------------------------------- decoding
     def _decode(self, pcm16: bytes) -> None:
         lib = self._lib
+        # A new stream per utterance: without it a decoder's second FSG/JSGF alignment starts with a
+        # bogus 1-frame <s> segment, the phone pass then fails silently (every score 0) and the result
+        # depends on what the decoder aligned before.
+        if lib.ps_start_stream(self._ps) < 0:
+            raise RuntimeError("pocketsphinx: cannot start a stream")
         if lib.ps_start_utt(self._ps) < 0:
             raise RuntimeError("pocketsphinx: cannot start an utterance")
         buf = ctypes.create_string_buffer(pcm16, len(pcm16))

@@ -209,6 +209,10 @@ def _parser() -> argparse.ArgumentParser:
     lv.add_argument("--seed", type=int, default=0)
     lv.add_argument("--rig", default=None)
 
+    from mien_bake.cli import add_bake_arguments  # the offline bake (bake/mien_bake)
+
+    add_bake_arguments(sub.add_parser("bake", help="bake a manifest's lines to glTF/CSV/JSON in-process (no server)"))
+
     sv = sub.add_parser("serve", help="run the sidecar (gRPC + HTTP gateway)")
     sv.add_argument("--host", default=None)
     sv.add_argument("--port", type=int, default=None)
@@ -229,6 +233,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_serve(args, config)
         if args.command == "live":
             return _cmd_live(args, config)
+        if args.command == "bake":
+            from mien_bake.cli import run_bake
+
+            return run_bake(args, config)
     except MienError as error:
         logger.error("{}", error)
         return 2
