@@ -1,19 +1,23 @@
-"""Report the PELD test-split scores of the shipped head, its ablations and copy-previous.
+"""Report the PELD scores of the shipped head, its ablations and copy-previous (test split by default).
 
-Usage (after ``train.py``; ~1 min once the embeddings are cached)::
+Usage (after ``train.py``; seconds once the embeddings are cached)::
 
     PYTHONPATH=sidecar python -m training.emotion_state.evaluate \\
         --peld ../shared/emotion_data/peld --heads sidecar/mien/data/emotion_state
 
-Predictions go through the sidecar's numpy runtime (``TransitionHead`` + ``classify_vad``), not
-torch, so the figures are those of the code that ships. Rows:
+Predictions go through the sidecar's numpy runtime (``TransitionHead.transition``), not torch, so
+the figures are those of the code that ships. Rows:
 
-* ``full``: context ΔVAD + personality gain + learned VAD classifier (the shipped head);
+* ``full``: context ΔVAD + personality gain + response classifier on [VAD, preceding one-hot,
+  context features], logit adjustment (the shipped head);
 * ``no_personality``: the same, trained and run with P = 1;
-* ``no_context``: ΔVAD a learned constant (the preceding emotion and personality only);
+* ``no_context``: ΔVAD a learned constant and no context features (preceding emotion and
+  personality only);
 * ``copy_previous``: the response emotion is the preceding emotion E1;
-* ``full_nearest_anchor``: the shipped head's VAD point classified by the nearest
-  Russell-Mehrabian anchor instead of the learned classifier (shows what the classifier adds).
+* ``full_vad_category``: the shipped head's VAD point classified by ``classify.category_of`` (the
+  blend the face shows) instead of the response classifier (shows what the classifier adds).
+
+Selection happened on the valid split in ``train.py``; this script only reports.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from mien.emotion import EMOTIONS, VAD_ANCHORS
-from mien.emotion_state.classify import nearest_anchor
+from mien.emotion_state.classify import category_of
 from mien.emotion_state.temperament import temperament_pad_batch
 from mien.emotion_state.transition import HEAD_FILE, TransitionHead
 
@@ -35,15 +39,20 @@ from .peld import PeldData, default_cache_dir, load_peld
 __all__ = ["evaluate", "main"]
 
 
-def _nearest_anchor_predictions(head: TransitionHead, data: PeldData) -> np.ndarray:
+def _vad_category_predictions(head: TransitionHead, data: PeldData) -> np.ndarray:
     anchors = np.array([VAD_ANCHORS[e] for e in EMOTIONS])
     temperament = temperament_pad_batch(data.ocean)
     out = np.zeros(len(data), dtype=np.int64)
     for i in range(len(data)):
-        delta = head.delta_vad(data.emb_1[i], data.emb_2[i])
-        vad = head.respond(anchors[data.emotion_1[i]], temperament[i], delta)
-        out[i] = EMOTIONS.index(nearest_anchor(vad))
+        e1 = int(data.emotion_1[i])
+        step = head.transition(data.emb_1[i], data.emb_2[i], anchors[e1], EMOTIONS[e1], temperament[i])
+        out[i] = EMOTIONS.index(category_of(step.vad))
     return out
+
+
+def _row(y: np.ndarray, pred: np.ndarray) -> dict[str, object]:
+    f1 = per_class_f1(y, pred)
+    return {**scores(y, pred), "per_class_f1": dict(zip(EMOTIONS, np.round(f1, 3).tolist(), strict=True))}
 
 
 def evaluate(data: PeldData, shipped: Path, work: Path) -> dict[str, dict[str, object]]:
@@ -56,17 +65,11 @@ def evaluate(data: PeldData, shipped: Path, work: Path) -> dict[str, dict[str, o
     table: dict[str, dict[str, object]] = {}
     for name, path in heads.items():
         head = TransitionHead.load(path)
-        pred = predict_with_head(head, data)
-        table[name] = {**scores(data.emotion_3, pred),
-                       "per_class_f1": dict(zip(EMOTIONS, np.round(per_class_f1(data.emotion_3, pred), 3).tolist(),
-                                                strict=True))}
-        if name == "full":
-            na = _nearest_anchor_predictions(head, data)
-            table["full_nearest_anchor"] = dict(scores(data.emotion_3, na))
-    copy = data.emotion_1
-    table["copy_previous"] = {**scores(data.emotion_3, copy),
-                              "per_class_f1": dict(zip(EMOTIONS, np.round(per_class_f1(data.emotion_3, copy), 3)
-                                                       .tolist(), strict=True))}
+        table[name] = _row(data.emotion_3, predict_with_head(head, data))
+    table["copy_previous"] = _row(data.emotion_3, data.emotion_1)
+    table["full_vad_category"] = _row(
+        data.emotion_3, _vad_category_predictions(TransitionHead.load(heads["full"]), data)
+    )
     return table
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from mien.emotion import EMOTIONS, VAD_ANCHORS
-from mien.emotion_state.classify import classify_vad
 from mien.emotion_state.temperament import temperament_pad_batch
 from mien.emotion_state.transition import TransitionHead
 
@@ -40,12 +39,15 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
 
 
 def predict_with_head(head: TransitionHead, data: PeldData) -> np.ndarray:
-    """Predicted response class per example, through the sidecar's numpy runtime code path."""
+    """Predicted response class per example, through the sidecar's numpy runtime code path.
+
+    The preceding emotion is E1 (its Russell-Mehrabian anchor and its category), as in training.
+    """
     anchors = np.array([VAD_ANCHORS[e] for e in EMOTIONS])
     temperament = temperament_pad_batch(data.ocean)
     out = np.zeros(len(data), dtype=np.int64)
     for i in range(len(data)):
-        delta = head.delta_vad(data.emb_1[i], data.emb_2[i])
-        vad = head.respond(anchors[data.emotion_1[i]], temperament[i], delta)
-        out[i] = EMOTIONS.index(classify_vad(vad, head).category)
+        e1 = int(data.emotion_1[i])
+        step = head.transition(data.emb_1[i], data.emb_2[i], anchors[e1], EMOTIONS[e1], temperament[i])
+        out[i] = EMOTIONS.index(step.category)
     return out

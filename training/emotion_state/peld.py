@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from mien.emotion import EMOTIONS, canonical_emotion
-from mien.emotion_state.context import ENCODER_FILE, TextEncoder, data_path
+from mien.emotion_state.context import ENCODER_FILE, MAX_TOKENS, TextEncoder, data_path
 
 __all__ = ["SPLITS", "PeldData", "default_cache_dir", "load_peld"]
 
@@ -65,7 +65,7 @@ def _read_rows(peld_dir: Path) -> tuple[list[dict[str, str]], list[dict[str, str
 
 
 def _embeddings(texts: list[dict[str, str]], cache_dir: Path, column: str, encoder_sha: str) -> np.ndarray:
-    cache = cache_dir / f"peld_{column.lower()}_{encoder_sha[:16]}.npy"
+    cache = cache_dir / f"peld_{column.lower()}_{encoder_sha[:16]}_t{MAX_TOKENS}.npy"
     if cache.exists():
         arr = np.load(cache, allow_pickle=False)
         if arr.shape == (len(texts), 384):

@@ -1,0 +1,1 @@
+"""Tests of the personality-driven emotion state (mien.emotion_state)."""
