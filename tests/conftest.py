@@ -45,7 +45,8 @@ def animate(animator: Animator):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def sidecar() -> Iterator[Sidecar]:
-    server = Sidecar(config_from_dict({"server": {"port": 0, "http_port": -1}, "state": {"db_path": ":memory:"}})).start()
+    config = config_from_dict({"server": {"port": 0, "http_port": -1}, "state": {"db_path": ":memory:"}})
+    server = Sidecar(config).start()
     yield server
     server.stop(0.5)
 

@@ -15,7 +15,7 @@ from mien.neural import NeuralModel
 from mien.streaming import FrameBatch, StreamStart
 
 pytest.importorskip("torch", reason="the toy model is built with torch (the train extra)")
-from support.toy_model import build_toy_model  # noqa: E402
+from support.toy_model import build_toy_model
 
 
 @pytest.fixture(scope="module")

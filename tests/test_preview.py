@@ -56,7 +56,8 @@ def aperture(v: dict[str, float]) -> float:
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    sidecar = Sidecar(config_from_dict({"server": {"port": 0, "http_port": 0}, "state": {"db_path": ":memory:"}})).start()
+    config = config_from_dict({"server": {"port": 0, "http_port": 0}, "state": {"db_path": ":memory:"}})
+    sidecar = Sidecar(config).start()
     gateway = getattr(sidecar, "gateway", None)
     own = gateway is None
     if gateway is None:  # until Sidecar.start() starts the gateway itself

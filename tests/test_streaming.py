@@ -30,7 +30,9 @@ from mien.v1 import face_animation_pb2 as fa
 from mien.v1 import face_animation_pb2_grpc as fa_grpc
 
 pytest.importorskip("torch", reason="the toy model is built with torch (the train extra)")
-from support.toy_model import build_toy_model  # noqa: E402
+import itertools
+
+from support.toy_model import build_toy_model
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +146,7 @@ def test_stream_over_grpc_arrives_incrementally(stub) -> None:  # type: ignore[n
     assert early >= 10, "frames must arrive while the audio is still streaming"
     firsts = [f.first_frame for f in frames]
     assert firsts == sorted(firsts) and all(b.first_frame == a.first_frame + a.frame_count
-                                            for a, b in zip(frames, frames[1:], strict=False))
+                                            for a, b in itertools.pairwise(frames))
     total = sum(f.frame_count for f in frames)
     duration = len(pcm) / 2 / 16000
     assert total == int(duration * 60) + 1
