@@ -2,7 +2,7 @@
 
 Usage (from the repository root; about a minute on 2 cores)::
 
-    python bench/bench_bake.py [--lines 200] [--jobs 2] [--keep DIR] [--check]
+    python bench/bench_bake.py [--lines 200] [--jobs 2] [--keep DIR] [--check] [--json PATH]
 
 The manifest is generated in a temporary folder: ``--lines`` lines over four characters (ARKit-52
 with the sample face mesh and a persona, MetaHuman, VRM, Oculus visemes with an OCEAN
@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--keep", help="bake into this folder (kept) instead of a temporary one")
     parser.add_argument("--check", action="store_true", help="exit 1 if cold > 60 s or warm > 5 s")
+    parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
     command = bake_command()
     with tempfile.TemporaryDirectory(prefix="mien-bench-bake-") as tmp:
@@ -136,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([sys.executable, "-c", "import mien_bake.runner"], check=True)
         results["import_s"] = round(time.perf_counter() - start, 2)
     print(json.dumps(results, indent=1))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     ok = cold <= COLD_BUDGET_S and warm <= WARM_BUDGET_S
     print(f"cold {cold:.1f} s (budget {COLD_BUDGET_S:g}), warm {warm:.1f} s (budget {WARM_BUDGET_S:g}), one line "
           f"changed {one:.1f} s; {audio_s:.0f} s of audio; Python start + imports alone {results['import_s']:.1f} s: "

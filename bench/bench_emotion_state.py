@@ -3,6 +3,7 @@
 Usage (from the repository root; ~2 minutes on 2 cores, ~3 with ``--sidecar``)::
 
     PYTHONPATH=sidecar python bench/bench_emotion_state.py [--rate 50] [--clients 8] [--seconds 20] [--sidecar]
+        [--bursts 5] [--sequential 300] [--saturation 1600] [--json PATH]
 
 Scenarios (every line is made up from templates written for this benchmark, no dataset text; a
 "fresh" line is one the engine has never seen, so the encoder cache misses):
@@ -30,11 +31,14 @@ with its default models: phoneme decoders, neural face model, emotion state; gRP
 port), reports the process's RSS with every model loaded, and runs scenarios 3 and 4 through gRPC
 ``ObserveUtterance`` with one channel per client thread (the RSS then includes the benchmark's gRPC
 clients, a few MB).
+
+``--json PATH`` also writes the figures (latencies in ms, RSS in MB) as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
 import tempfile
@@ -63,6 +67,8 @@ PLACES = ["mill", "harbour", "forest", "market", "chapel", "bridge", "tavern", "
 ENDINGS = ["!", ".", "?", "...", ", you fool!", ", thank you.", ", I swear it.", ", right?"]
 
 Call = Callable[[str, str, str, float], None]
+RESULTS: dict[str, Any] = {}
+"""The figures printed, for ``--json``."""
 
 
 def make_line(rng: random.Random) -> str:
@@ -99,6 +105,12 @@ def summary(lat: list[float]) -> str:
     """p50, p99 and max of latencies in ms."""
     p50, p99 = percentile(lat, 50), percentile(lat, 99)
     return f"p50 {p50:5.1f} ms  p99 {p99:5.1f} ms  max {max(lat):5.1f} ms  (n={len(lat)})"
+
+
+def stats(lat: list[float]) -> dict[str, float]:
+    """p50, p99, max (ms) and count, for ``--json``."""
+    return {"p50": round(percentile(lat, 50), 2), "p99": round(percentile(lat, 99), 2), "max": round(max(lat), 2),
+            "n": len(lat)}
 
 
 def rss_mb() -> tuple[float, float]:
@@ -269,6 +281,8 @@ def run_sidecar(args: argparse.Namespace, tmp: str) -> None:
     )
     sidecar = Sidecar(config).start()
     rss, hwm = rss_mb()
+    RESULTS["sidecar"] = {"rss_before_mb": round(before, 1), "rss_started_mb": round(rss, 1),
+                          "rss_started_peak_mb": round(hwm, 1)}
     print(
         f"sidecar started (phoneme decoders, neural face model, emotion state, gRPC): RSS {rss:.0f} MB "
         f"(peak {hwm:.0f} MB; {before:.0f} MB before: Python and numpy)"
@@ -295,11 +309,15 @@ def run_sidecar(args: argparse.Namespace, tmp: str) -> None:
     scene(call, npcs, fresh, args.rate, args.clients, 3.0, 1)  # warm-up
     lat = scene(call, npcs, fresh, args.rate, args.clients, args.seconds, 2)
     print(f"gRPC scene:  {args.rate:.0f}/s, {args.clients} clients, {args.npcs} NPCs, fresh lines: {summary(lat)}")
+    RESULTS["sidecar"]["grpc_scene"] = {"rate": args.rate, "clients": args.clients, "npcs": args.npcs,
+                                        "seconds": args.seconds, **stats(lat)}
     for same in (False, True):
-        lat = burst(call, npcs, fresh, same)
-        kind = "one shared fresh line" if same else "100 different fresh lines"
+        lat = burst(call, npcs, fresh, same, args.bursts)
+        kind = "one shared fresh line" if same else f"{args.npcs} different fresh lines"
         print(f"gRPC burst:  {args.npcs} NPCs at once, {kind}: {summary(lat)}")
+        RESULTS["sidecar"]["grpc_burst_shared" if same else "grpc_burst_different"] = stats(lat)
     rss, hwm = rss_mb()
+    RESULTS["sidecar"].update(rss_after_mb=round(rss, 1), rss_after_peak_mb=round(hwm, 1))
     print(f"sidecar after the gRPC scenarios: RSS {rss:.0f} MB (peak {hwm:.0f} MB)")
     sidecar.stop(0)
 
@@ -314,7 +332,22 @@ def main() -> None:
     ap.add_argument("--synchronous", default="NORMAL", choices=("NORMAL", "FULL"))
     ap.add_argument("--sidecar", action="store_true", help="measure the whole sidecar instead (RSS, gRPC)")
     ap.add_argument("--batching", action="store_true", help="measure micro-batching of the encoder instead")
+    ap.add_argument("--bursts", type=int, default=5, help="burst: rounds of each kind")
+    ap.add_argument("--sequential", type=int, default=300, help="service time: calls one at a time")
+    ap.add_argument("--saturation", type=int, default=1600, help="saturation: calls in all")
+    ap.add_argument("--json", type=Path, help="also write the figures here (JSON)")
     args = ap.parse_args()
+    RESULTS["load_average_start"] = float(load_average())
+    try:
+        run(args)
+    finally:
+        RESULTS["load_average_end"] = float(load_average())
+        if args.json:
+            args.json.write_text(json.dumps(RESULTS, indent=1) + "\n")
+
+
+def run(args: argparse.Namespace) -> None:
+    """The scenarios ``args`` asks for."""
     import numpy  # noqa: F401  (part of the baseline, not of the engine)
 
     rss0 = rss_mb()[0]
@@ -339,6 +372,8 @@ def main() -> None:
         for i, npc in enumerate(npcs.names):
             engine.set_persona(npc, preset=presets[i % len(presets)])
         rss_loaded = rss_mb()[0]
+        RESULTS.update(engine_load_ms=round(load_s * 1000, 1), rss_before_mb=round(rss0, 1),
+                       rss_loaded_mb=round(rss_loaded, 1))
         print(
             f"engine load {load_s * 1000:.0f} ms; RSS before loading {rss0:.0f} MB (Python + numpy), "
             f"after {rss_loaded:.0f} MB (+{rss_loaded - rss0:.0f} MB: encoder, head, personas, SQLite)"
@@ -354,6 +389,12 @@ def main() -> None:
             wall.append((time.perf_counter() - w) * 1000.0)
             cpu.append((time.thread_time() - c) * 1000.0)
         tokens = [encoder.token_count(line) for line in lines]
+        from mien.emotion_state.context import ENCODER_FILE, data_path
+
+        RESULTS["encoder"] = {"file": ENCODER_FILE, "bytes": data_path(ENCODER_FILE).stat().st_size,
+                              "wall": stats(wall), "wall_mean": round(statistics.mean(wall), 2),
+                              "cpu_p50": round(percentile(cpu, 50), 2), "cpu_mean": round(statistics.mean(cpu), 2),
+                              "tokens_mean": round(statistics.mean(tokens), 1)}
         print(
             f"encoder: {len(wall)} fresh lines ({statistics.mean(tokens):.0f} word pieces on average), ms/utterance "
             f"wall p50 {percentile(wall, 50):.2f} p99 {percentile(wall, 99):.2f} mean {statistics.mean(wall):.2f}; "
@@ -364,7 +405,7 @@ def main() -> None:
             engine.observe(npc, speaker, text, game_time_s=t)  # type: ignore[arg-type]
 
         sequential: dict[str, list[float]] = {"self": [], "other": []}
-        for _ in range(300):
+        for _ in range(args.sequential):
             npc = random.choice(npcs.names)
             speaker, t = npcs.next(npc)
             text = fresh()
@@ -374,25 +415,31 @@ def main() -> None:
             time.sleep(0.03)  # one at a time: let the background encoding of a "self" line finish
         for speaker, lat in sequential.items():
             print(f"service time: observe '{speaker}' one at a time, fresh lines: {summary(lat)}")
+            RESULTS[f"service_{speaker}"] = stats(lat)
         scene(call, npcs, fresh, args.rate, args.clients, 3.0, 1)  # warm-up
         cpu0 = time.process_time()
         lat = scene(call, npcs, fresh, args.rate, args.clients, args.seconds, 2)
         cpu_per_update = (time.process_time() - cpu0) * 1000.0 / len(lat)
+        RESULTS["scene"] = {"rate": args.rate, "clients": args.clients, "npcs": args.npcs, "seconds": args.seconds,
+                            **stats(lat), "cpu_ms_per_update": round(cpu_per_update, 2)}
         print(
             f"scene:       {args.rate:.0f} updates/s (Poisson), {args.clients} client threads, {args.npcs} NPCs, "
             f"fresh lines, {args.seconds:.0f} s: {summary(lat)}; process CPU {cpu_per_update:.1f} ms per update"
         )
         for same in (False, True):
             runs_before = encoder.runs
-            lat = burst(call, npcs, fresh, same)
-            kind = "one shared fresh line" if same else "100 different fresh lines"
+            lat = burst(call, npcs, fresh, same, args.bursts)
+            RESULTS["burst_shared" if same else "burst_different"] = stats(lat)
+            kind = "one shared fresh line" if same else f"{args.npcs} different fresh lines"
             print(
-                f"burst:       {args.npcs} NPCs at once, 16 client threads, {kind} (5 bursts; "
+                f"burst:       {args.npcs} NPCs at once, 16 client threads, {kind} ({args.bursts} bursts; "
                 f"{encoder.runs - runs_before} encoder runs incl. the NPCs' own lines): {summary(lat)}"
             )
-        lat, wall_s = closed_loop(call, npcs, fresh, 1600, 16)
+        lat, wall_s = closed_loop(call, npcs, fresh, args.saturation, 16)
         print(f"saturation:  16 threads back to back: {summary(lat)}; throughput {len(lat) / wall_s:.0f} updates/s")
+        RESULTS["saturation"] = {**stats(lat), "updates_per_s": round(len(lat) / wall_s, 1)}
         rss, hwm = rss_mb()
+        RESULTS.update(rss_final_mb=round(rss, 1), rss_peak_mb=round(hwm, 1))
         print(
             f"RSS with the engine loaded and used: {rss:.0f} MB (peak {hwm:.0f} MB); +{rss - rss0:.0f} MB over "
             f"Python + numpy; sqlite synchronous={args.synchronous}; load average now {load_average()}"
