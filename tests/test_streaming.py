@@ -250,6 +250,25 @@ def test_out_of_order_and_bad_stream_messages(stub, server: Sidecar, messages, c
     assert list(stub.StreamAnimate(requests(pcm16("cards_001"))))[-1].WhichOneof("message") == "end"
 
 
+def test_a_keyframe_at_zero_in_the_first_chunk_replaces_the_header_emotion(toy: Path) -> None:
+    """What the engine plugins send: the header's emotion, then the line's keyframes from 0 s."""
+    animator = Animator(neural_model=NeuralModel(toy))
+    assert animator.streams is not None
+    pcm = pcm16()
+    keyed = animator.streams.open(StreamStart(sample_rate_hz=16000))
+    out = [keyed.push(pcm[:3200], [EmotionKeyframe(0.0, Emotion.of("angry"))]), keyed.push(pcm[3200:])]
+    with pytest.raises(InvalidArgument, match="in the past"):
+        keyed.push(pcm[:0], [EmotionKeyframe(0.0, Emotion.of("sad"))])
+    out.append(keyed.finish()[0])
+    header = animator.streams.open(StreamStart(sample_rate_hz=16000, emotion=Emotion.of("angry")))
+    ref = [header.push(pcm), header.finish()[0]]
+    keyed.close()
+    header.close()
+    a = np.concatenate([b.values for b in out if b is not None])
+    b = np.concatenate([b.values for b in ref if b is not None])
+    np.testing.assert_allclose(a, b, atol=1e-6)
+
+
 def test_emotion_keyframes_in_a_stream_change_the_face(toy: Path) -> None:
     animator = Animator(neural_model=NeuralModel(toy))
     assert animator.streams is not None

@@ -151,12 +151,16 @@ class NeuralModel:
         return np.asarray(out[0][0]), new_state
 
     def _emotion_at_model_rate(self, weights: np.ndarray, fps: float, n_model: int) -> np.ndarray:
-        """Resample per-frame category weights (at ``fps``) to the model's frames, in its emotion order."""
+        """Per input step, the category weights (given at ``fps``) of the animation frame that step produces.
+
+        Input step k yields animation frame k - lookahead (as in `NeuralStream` and in training), in the
+        model's emotion order.
+        """
         from .emotion import EMOTIONS
 
         order = [EMOTIONS.index(e) for e in self.metadata.emotions]
         t_in = np.arange(len(weights)) / fps
-        t_model = np.arange(n_model) / self.metadata.fps
+        t_model = np.maximum(np.arange(n_model) - self.metadata.lookahead_frames, 0) / self.metadata.fps
         return np.stack([np.interp(t_model, t_in, weights[:, j]) for j in order], axis=1)
 
     def predict(self, audio: Audio, weights: np.ndarray, fps: float) -> np.ndarray:

@@ -106,9 +106,10 @@ class Animator:
     def modes(self) -> tuple[str, ...]:
         return ("aligned", "recognized", "neural") if self.neural_model else ("aligned", "recognized")
 
-    def versions(self) -> dict[str, str]:
+    def versions(self, *, neural: bool = True) -> dict[str, str]:
+        """Versions of the engine; ``neural=False`` leaves out the neural model (a track that did not use it)."""
         out = {"mien": __version__, "contract": CONTRACT_VERSION}
-        if self.neural_model:
+        if neural and self.neural_model:
             out[self.neural_model.name] = self.neural_model.version
         return out
 
@@ -247,7 +248,7 @@ class Animator:
             processing_ms=(time.perf_counter() - started) * 1000.0,
             seed=request.seed,
             rig=rig.name,
-            versions={**self.versions(), "rig": f"{rig.name}@{rig.version}"},
+            versions={**self.versions(neural=False), "rig": f"{rig.name}@{rig.version}"},
             request_id=request.request_id or uuid.uuid4().hex[:16],
             emotion=dict(constant.weights) if constant is not None else {},
         )

@@ -130,19 +130,23 @@ class _EmotionTimeline:
         self._values = [start.vector()]
 
     def add(self, keyframes: Sequence[EmotionKeyframe], sent_until_s: float) -> None:
-        """Append keyframes (all validated first: a bad one changes nothing)."""
+        """Append keyframes (all validated first: a bad one changes nothing). The first may sit at the time of
+        the last keyframe (e.g. 0 s, the header's emotion) while no frame from there is sent: it replaces it."""
         previous = self._times[-1]
         for i, kf in enumerate(keyframes):
             f = f"audio.emotion_keyframes[{i}].time_s"
             if not math.isfinite(kf.time_s) or kf.time_s < sent_until_s:
                 raise InvalidArgument(f"{f} = {kf.time_s!r} is in the past; frames up to {sent_until_s:.3f} s are "
                                       "already sent; accepted: times after that", field=f)
-            if kf.time_s <= previous:
+            if kf.time_s < previous or (kf.time_s == previous and i > 0):
                 raise InvalidArgument(f"{f} = {kf.time_s!r} is not after the previous keyframe "
                                       f"({previous:.3f}); accepted: strictly increasing times", field=f)
             previous = kf.time_s
         for kf in keyframes:
-            if sent_until_s > self._times[-1]:
+            if kf.time_s == self._times[-1]:  # validated: not yet sent, the first of this batch
+                self._values[-1] = kf.emotion.vector()
+                continue
+            if self._times[-1] < sent_until_s < kf.time_s:  # hold what was sent, then move to the keyframe
                 now = self.at(np.array([sent_until_s]))[0]
                 self._times.append(sent_until_s)
                 self._values.append(now)

