@@ -58,7 +58,7 @@ import yaml
 
 from mien import AnimationOptions
 from mien.cli import parse_emotion
-from mien.config import Config
+from mien.config import Config, short_repr
 from mien.emotion import Emotion, EmotionKeyframe
 from mien.emotion_state import load_personas
 from mien.emotion_state.temperament import check_ocean
@@ -316,7 +316,9 @@ def _did_you_mean(word: object, choices: Iterable[str]) -> str:
 
 
 def _describe(value: object) -> str:
-    text = repr(value)
+    """A short repr, bounded whatever the value (never printed whole: a YAML alias bomb is small in memory but
+    exponential when printed)."""
+    text = short_repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -4,7 +4,9 @@ Accepts what libsndfile decodes (WAV with 8/16/24/32-bit integer or float sample
 A-law and ADPCM; FLAC; OGG Vorbis and Opus; MP3; AIFF), any sample rate between
 :data:`MIN_SAMPLE_RATE_HZ` and :data:`MAX_SAMPLE_RATE_HZ`, any channel count (downmixed to
 mono). The duration is checked against the caller's limit from the header *before* decoding,
-so a file declaring hours of audio costs nothing.
+so a file declaring hours of audio costs nothing; large files are decoded block by block (downmixed
+and resampled as they come), so memory follows the 16 kHz mono result, not the declared rate x
+channels (a small FLAC of 8 x 384 kHz silence is no decompression bomb).
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ INTERNAL_SAMPLE_RATE_HZ = 16_000
 MIN_SAMPLE_RATE_HZ = 4_000
 MAX_SAMPLE_RATE_HZ = 384_000
 MAX_CHANNELS = 16
+WHOLE_DECODE_SAMPLES = 1 << 21
+"""Files with at most this many samples (frames x channels, 8 MB as float32; ~22 s of 48 kHz stereo) are decoded
+in one read; longer ones, and files that do not declare their length, block by block."""
+DECODE_BLOCK_SAMPLES = 1 << 18
+"""Samples (frames x channels) per block of the block-wise decode (1 MB as float32)."""
 
 PcmEncoding = Literal["pcm_s16le", "pcm_f32le"]
 PCM_ENCODINGS: dict[str, tuple[str, int]] = {"pcm_s16le": ("<i2", 2), "pcm_f32le": ("<f4", 4)}
@@ -90,20 +97,25 @@ def _check_duration(frames: int, rate: int, max_duration_s: float, field: str) -
         )
 
 
-def _finish(samples: np.ndarray, rate: int, field: str) -> Audio:
-    """Downmix, check for non-finite values, resample to the internal rate."""
-    if samples.ndim == 2:
-        samples = samples.mean(axis=1)
+def _check_finite(samples: np.ndarray, rate: int, field: str, offset: int = 0) -> None:
     bad = ~np.isfinite(samples)
     if bad.any():
-        first = int(np.argmax(bad))
+        first = offset + int(np.argmax(bad))
         raise InvalidArgument(
             f"{field} contains {int(bad.sum())} NaN or infinite samples (first at {first / rate:.3f} s); "
             "accepted: finite samples",
             field=field,
         )
+
+
+def _finish(samples: np.ndarray, rate: int, field: str) -> Audio:
+    """Downmix, check for non-finite values, resample to the internal rate."""
+    if samples.ndim == 2:
+        samples = samples.mean(axis=1)
+    _check_finite(samples, rate, field)
     samples = np.clip(samples.astype(np.float32, copy=False), -1.0, 1.0)
-    return Audio(resample(samples, rate, INTERNAL_SAMPLE_RATE_HZ), INTERNAL_SAMPLE_RATE_HZ)
+    # clipped again after resampling: the anti-aliasing filter overshoots on full-scale edges (Gibbs)
+    return Audio(np.clip(resample(samples, rate, INTERNAL_SAMPLE_RATE_HZ), -1.0, 1.0), INTERNAL_SAMPLE_RATE_HZ)
 
 
 def resample(samples: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
@@ -142,7 +154,11 @@ def decode_audio(data: bytes, *, max_duration_s: float, field: str = "audio") ->
     max_frames = int(max_duration_s * rate) + 1
     try:
         with sf.SoundFile(io.BytesIO(data)) as f:
-            samples = f.read(frames=max_frames + 1, dtype="float32", always_2d=True)
+            if 0 < info.frames * info.channels <= WHOLE_DECODE_SAMPLES:
+                samples = f.read(frames=max_frames + 1, dtype="float32", always_2d=True)
+                _check_duration(len(samples), rate, max_duration_s, field)
+                return _finish(samples, rate, field)
+            return _decode_blocks(f, rate, max_duration_s, field)
     except (sf.LibsndfileError, RuntimeError) as exc:
         reason = getattr(exc, "error_string", "") or "decoding failed"
         raise InvalidArgument(
@@ -150,8 +166,27 @@ def decode_audio(data: bytes, *, max_duration_s: float, field: str = "audio") ->
             f"truncated; accepted: {ACCEPTED_FORMATS}",
             field=field,
         ) from None
-    _check_duration(len(samples), rate, max_duration_s, field)
-    return _finish(samples, rate, field)
+
+
+def _decode_blocks(f: sf.SoundFile, rate: int, max_duration_s: float, field: str) -> Audio:
+    """Decode ``f`` block by block: each block downmixed, checked, clipped and resampled before the next is read."""
+    max_frames = int(max_duration_s * rate) + 1
+    block = max(1024, DECODE_BLOCK_SAMPLES // f.channels)
+    resampler = StreamingResampler(rate)
+    parts: list[np.ndarray] = []
+    frames = 0
+    while frames <= max_frames:
+        samples = f.read(frames=min(block, max_frames + 1 - frames), dtype="float32", always_2d=True)
+        if not len(samples):
+            break
+        mono = samples.mean(axis=1, dtype=np.float32) if samples.shape[1] > 1 else samples[:, 0]
+        del samples
+        _check_finite(mono, rate, field, frames)
+        frames += len(mono)
+        parts.append(resampler.push(np.clip(mono, -1.0, 1.0)))
+    _check_duration(frames, rate, max_duration_s, field)
+    parts.append(resampler.flush())
+    return Audio(np.clip(np.concatenate(parts), -1.0, 1.0).astype(np.float32, copy=False), INTERNAL_SAMPLE_RATE_HZ)
 
 
 def decode_pcm(
@@ -203,7 +238,9 @@ class StreamingResampler:
         self.from_hz = from_hz
         ratio = Fraction(INTERNAL_SAMPLE_RATE_HZ, from_hz).limit_denominator(1000)
         self._up, self._down = ratio.numerator, ratio.denominator
-        self._context = context
+        # at least the filter's reach in input samples (resample_poly's half-length is 10 x max(up, down) at the
+        # upsampled rate): more than 120 only above ~176 kHz
+        self._context = max(context, -(-10 * max(self._up, self._down) // self._up) + 1)
         self._buffer = np.zeros(0, dtype=np.float64)
         self._buffer_start = 0  # global input index of _buffer[0] (a multiple of down)
         self._received = 0

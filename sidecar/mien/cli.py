@@ -71,17 +71,25 @@ def _one_emotion(text: str) -> Emotion:
     return Emotion.of(name, intensity)
 
 
+def _read_transcript(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidArgument(f"transcript file {path} is not UTF-8 text (byte {error.start}); save it as UTF-8",
+                              field="transcript") from None
+
+
 def _transcript(args: argparse.Namespace, audio: Path, many: bool) -> str | None:
     if args.no_text:
         return None
     if args.text is not None:
         return str(args.text)
     if args.text_file is not None:
-        return Path(args.text_file).read_text(encoding="utf-8")
+        return _read_transcript(Path(args.text_file))
     if args.transcripts == "auto":
         beside = audio.with_suffix(".txt")
         if beside.is_file():
-            return beside.read_text(encoding="utf-8")
+            return _read_transcript(beside)
         logger.warning("{}: no {} beside it; animating without transcript", audio, beside.name)
     return None
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from .gaze import GazeConfig
 from .phonemes import PhonemeConfig
 
 __all__ = [
+    "short_repr",
     "ServerConfig",
     "LimitsConfig",
     "AnimationConfig",
@@ -76,6 +78,11 @@ class LimitsConfig:
     max_chunk_s: float = 10.0
     max_concurrent_per_client: int = 64
     stream_stall_timeout_s: float = 5.0
+    max_stream_lag_s: float = 0.0
+    """A stream whose audio falls this far behind real time (counting only the time the sidecar waited for the
+    client) ends with DEADLINE_EXCEEDED; 0 = no real-time rule (the default). Enable it (e.g. 2 x the stall
+    timeout) on replicas sized within their capacity (docs/scaling.md): a process past capacity receives
+    messages late itself, and would then cut honest real-time clients (measured: 64 streams on 2 shared cores)."""
     max_streams: int = 128
 
 
@@ -122,6 +129,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "limits.max_concurrent_per_client": (1, 10_000),
     "limits.stream_stall_timeout_s": (0.1, 600),
     "limits.max_streams": (1, 10_000),
+    "limits.max_stream_lag_s": (0.0, 3600.0),
     "animation.default_fps": (1, 240),
     "animation.min_fps": (1, 240),
     "animation.max_fps": (1, 240),
@@ -169,6 +177,33 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
+class _ShortRepr(reprlib.Repr):
+    """reprlib's bounded repr, also for subclasses of list and dict (which reprlib would repr() whole)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxlist, self.maxtuple, self.maxdict = 2, 4, 4, 4
+        self.maxstring, self.maxother, self.maxlong = 60, 60, 40
+
+    def repr1(self, x: Any, level: int) -> str:
+        if isinstance(x, dict):
+            return self.repr_dict(x, level)
+        if isinstance(x, list):
+            return self.repr_list(x, level)
+        if isinstance(x, tuple):
+            return self.repr_tuple(x, level)
+        return super().repr1(x, level)
+
+
+def short_repr(value: Any) -> str:
+    """A short repr for error messages, bounded whatever the value: a YAML alias bomb shares its nodes, so it is
+    small in memory but exponential when printed whole."""
+    return _ShortRepr().repr(value)
+
+
+_show = short_repr
+
+
 def _fail(source: str, key: str, problem: str) -> InvalidArgument:
     return InvalidArgument(f"{source}: {key}: {problem}", field=key)
 
@@ -180,23 +215,23 @@ def _convert(value: Any, hint: Any, key: str, source: str) -> Any:
     if origin is tuple:
         args = typing.get_args(hint)
         if not isinstance(value, list | tuple) or len(value) != len(args):
-            raise _fail(source, key, f"expected a list of {len(args)} numbers, got {value!r}")
+            raise _fail(source, key, f"expected a list of {len(args)} numbers, got {_show(value)}")
         return tuple(_convert(v, a, f"{key}[{i}]", source) for i, (v, a) in enumerate(zip(value, args, strict=True)))
     if hint is bool:
         if not isinstance(value, bool):
-            raise _fail(source, key, f"expected true or false, got {value!r}")
+            raise _fail(source, key, f"expected true or false, got {_show(value)}")
         return value
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _fail(source, key, f"expected an integer, got {value!r}")
+            raise _fail(source, key, f"expected an integer, got {_show(value)}")
         return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise _fail(source, key, f"expected a number, got {value!r}")
+            raise _fail(source, key, f"expected a number, got {_show(value)}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
-            raise _fail(source, key, f"expected a string, got {value!r}")
+            raise _fail(source, key, f"expected a string, got {_show(value)}")
         return value
     if isinstance(hint, types.UnionType):
         return value
@@ -221,9 +256,9 @@ def _build(cls: type, data: Any, prefix: str, source: str) -> Any:
         if key in _RANGES:
             lo, hi = _RANGES[key]
             if not lo <= value <= hi:
-                raise _fail(source, key, f"{value!r} is out of range; accepted: {lo:g} to {hi:g}")
+                raise _fail(source, key, f"{_show(value)} is out of range; accepted: {lo:g} to {hi:g}")
         if key in _CHOICES and value not in _CHOICES[key]:
-            raise _fail(source, key, f"{value!r} is not one of {', '.join(_CHOICES[key])}")
+            raise _fail(source, key, f"{_show(value)} is not one of {', '.join(_CHOICES[key])}")
         kwargs[k] = value
     return cls(**kwargs)
 

@@ -39,6 +39,7 @@ from .grpc_service import (
     ConcurrencyInterceptor,
     EmotionStateService,
     FaceAnimationService,
+    ParseInterceptor,
 )
 
 __all__ = ["Sidecar", "serve", "is_loopback"]
@@ -87,6 +88,7 @@ class Sidecar:
         self.servicers: dict[str, Any] = {}
         """{full service name: servicer}: registered on the gRPC server and served by the gateway."""
         self._stopped = threading.Event()
+        self._finished = threading.Event()
 
     @property
     def streams(self) -> StreamRegistry | None:
@@ -97,7 +99,7 @@ class Sidecar:
         """Load models, open the ports; returns self (ports in ``grpc_port`` / ``http_port``)."""
         s, limits = self.config.server, self.config.limits
         self.animator.recognizer.warm_up()
-        interceptors: list[grpc.ServerInterceptor] = [ConcurrencyInterceptor(self.limiter)]
+        interceptors: list[grpc.ServerInterceptor] = [ConcurrencyInterceptor(self.limiter), ParseInterceptor()]
         if s.auth_token:
             interceptors.insert(0, AuthInterceptor(s.auth_token))
         server = grpc.server(
@@ -148,20 +150,25 @@ class Sidecar:
         if self._stopped.is_set():
             return
         self._stopped.set()
-        grace = self.config.server.shutdown_grace_s if grace_s is None else grace_s
-        self.health.enter_graceful_shutdown()
-        if self.gateway is not None:
-            self.gateway.drain()
-        stopped = self._server.stop(grace) if self._server is not None else None
-        if self.gateway is not None:
-            self.gateway.stop(grace)  # drains in parallel with gRPC, which stops in the background
-        if stopped is not None:
-            stopped.wait(grace + 1.0)
-        self.emotion_state.close()
-        logger.info("mien sidecar stopped")
+        try:
+            grace = self.config.server.shutdown_grace_s if grace_s is None else grace_s
+            self.health.enter_graceful_shutdown()
+            if self.gateway is not None:
+                self.gateway.drain()
+            stopped = self._server.stop(grace) if self._server is not None else None
+            if self.gateway is not None:
+                self.gateway.stop(grace)  # drains in parallel with gRPC, which stops in the background
+            if stopped is not None:
+                stopped.wait(grace + 1.0)
+            self.emotion_state.close()
+            logger.info("mien sidecar stopped")
+        finally:
+            self._finished.set()
 
     def wait(self) -> None:
-        self._stopped.wait()
+        """Until :meth:`stop` has *finished* draining (returning when it starts would let the interpreter shut
+        down under the drain: no new executor work, so the gateway could not end its streams with a status)."""
+        self._finished.wait()
 
 
 def serve(config: Config) -> None:

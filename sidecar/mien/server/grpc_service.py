@@ -1,8 +1,10 @@
 """gRPC servicers: convert the request, call the core, convert the result; map errors by table.
 
-Also the two interceptors every RPC passes: bearer-token authentication (constant-time
-compare) and the per-client concurrency limit. Each request logs one line: method, request
-id, client, audio seconds, processing ms, status.
+Also the interceptors every RPC passes: bearer-token authentication (constant-time compare),
+the per-client concurrency limit, and request parsing (a request that is not valid protobuf, or
+has a string field that is not UTF-8, is INVALID_ARGUMENT naming the message type and the field,
+not gRPC's own INTERNAL "Exception deserializing request!"). Each request logs one line: method,
+request id, client, audio seconds, processing ms, status (CANCELLED for a client that left).
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import DecodeError
 from loguru import logger
 
 from ..emotion_state import EmotionStateEngine
-from ..errors import MienError, ResourceExhausted, Unauthenticated
+from ..errors import InvalidArgument, MienError, ResourceExhausted, Unauthenticated
 from ..v1 import emotion_state_pb2 as es
 from ..v1 import emotion_state_pb2_grpc as es_grpc
 from ..v1 import face_animation_pb2 as fa
@@ -31,8 +35,8 @@ from .describe import service_info
 from .status import INTERNAL, status_of
 from .stream_rpc import serve_stream
 
-__all__ = ["AuthInterceptor", "ConcurrencyInterceptor", "EmotionStateService", "FaceAnimationService", "client_id",
-           "guarded"]
+__all__ = ["AuthInterceptor", "ConcurrencyInterceptor", "EmotionStateService", "FaceAnimationService",
+           "ParseInterceptor", "client_id", "guarded"]
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
@@ -117,16 +121,20 @@ class FaceAnimationService(fa_grpc.FaceAnimationServicer):
             context.abort(grpc.StatusCode.UNIMPLEMENTED, "StreamAnimate needs the neural model, which this sidecar "
                                                          "has not loaded (neural.model)")
             return
-        code = "OK"
+        code = "CANCELLED"  # unless it ends otherwise: a stream closed by gRPC at a yield never reaches the end
         try:
             yield from serve_stream(animator.streams, request_iterator, versions=animator.versions(),
                                     is_active=context.is_active)
+            code = "OK" if context.is_active() else "CANCELLED"
+        except grpc.RpcError:
+            return  # the request iterator raises this when the client cancelled or went away: nothing to answer
         except Exception as error:  # noqa: BLE001 - translated to a status below, never swallowed
+            if not context.is_active():
+                return  # the client left while the stream failed: nobody to tell
             code = status_of(error).grpc_code.name if isinstance(error, MienError) else INTERNAL.grpc_code.name
-            _log("StreamAnimate", rid, context, 0.0, started, code)
             _fail(context, error, "StreamAnimate", rid)
-            return
-        _log("StreamAnimate", rid, context, 0.0, started, code)
+        finally:
+            _log("StreamAnimate", rid, context, 0.0, started, code)
 
 
 class AuthInterceptor(grpc.ServerInterceptor):
@@ -232,6 +240,105 @@ class ConcurrencyInterceptor(grpc.ServerInterceptor):
 
             return grpc.stream_stream_rpc_method_handler(stream, handler.request_deserializer,
                                                          handler.response_serializer)
+        return handler
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if i >= len(data) or shift > 63:
+            raise ValueError("a varint runs past the end")
+        byte = data[i]
+        value |= (byte & 0x7F) << shift
+        i += 1
+        if not byte & 0x80:
+            return value, i
+        shift += 7
+
+
+def wire_problem(data: bytes, descriptor: Descriptor, path: str = "", depth: int = 0) -> str:
+    """What is wrong with ``data`` as a ``descriptor`` message (which field), for a parse error's message."""
+    i = 0
+    try:
+        while i < len(data):
+            key, i = _varint(data, i)
+            number, wire = key >> 3, key & 7
+            field = descriptor.fields_by_number.get(number)
+            name = path + (field.name if field is not None else f"#{number}")
+            if wire == 0:
+                _, i = _varint(data, i)
+            elif wire in (1, 5):
+                i += 8 if wire == 1 else 4
+            elif wire == 2:
+                size, i = _varint(data, i)
+                payload = data[i:i + size]
+                i += size
+                if len(payload) < size:
+                    return f"field {name} is cut short ({len(payload)} of {size} bytes)"
+                if field is not None and field.type == FieldDescriptor.TYPE_STRING:
+                    try:
+                        payload.decode("utf-8")
+                    except UnicodeDecodeError as error:
+                        return f"field {name} is not valid UTF-8 (byte {error.start}); strings must be UTF-8 text"
+                elif field is not None and field.type == FieldDescriptor.TYPE_MESSAGE and depth < 32:
+                    inner = wire_problem(payload, field.message_type, name + ".", depth + 1)
+                    if inner:
+                        return inner
+            else:
+                return f"field {name} has wire type {wire}, which this contract never uses"
+            if i > len(data):
+                return f"field {name} runs past the end of the message"
+    except ValueError as error:
+        return f"the protobuf wire format is corrupt ({error})"
+    return ""
+
+
+def _parser(message_type: Any) -> Callable[[bytes], Any]:
+    full_name = message_type.DESCRIPTOR.full_name
+
+    def parse(data: bytes) -> Any:
+        try:
+            return message_type.FromString(data)
+        except DecodeError:
+            why = wire_problem(data, message_type.DESCRIPTOR) or "the protobuf wire format is corrupt"
+            raise InvalidArgument(f"the request is not a valid {full_name}: {why}", field="(request)") from None
+
+    return parse
+
+
+class ParseInterceptor(grpc.ServerInterceptor):
+    """Parses mien requests itself, so that a request that is not valid protobuf is INVALID_ARGUMENT naming the
+    message type and the field (gRPC's own deserializer answers INTERNAL without saying what is wrong)."""
+
+    def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        handler = continuation(details)
+        if handler is None or not details.method.startswith("/mien.") or handler.request_deserializer is None:
+            return handler
+        parse = getattr(handler.request_deserializer, "__self__", None)
+        if parse is None:  # generated stubs pass the message class's FromString (a bound classmethod)
+            return handler
+        parse_request = _parser(parse)
+        if handler.unary_unary:
+            inner = handler.unary_unary
+
+            def unary(data: bytes, context: grpc.ServicerContext) -> Any:
+                try:
+                    request = parse_request(data)
+                except InvalidArgument as error:
+                    _log(details.method.rsplit("/", 1)[-1], uuid.uuid4().hex[:16], context, 0.0, time.perf_counter(),
+                         "INVALID_ARGUMENT")
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+                return inner(request, context)
+
+            return grpc.unary_unary_rpc_method_handler(unary, None, handler.response_serializer)
+        if handler.stream_stream:
+            inner_stream = handler.stream_stream
+
+            def stream(requests: Iterator[bytes], context: grpc.ServicerContext) -> Any:
+                # a bad message raises InvalidArgument from the request iterator: the servicer answers it
+                return inner_stream((parse_request(data) for data in requests), context)
+
+            return grpc.stream_stream_rpc_method_handler(stream, None, handler.response_serializer)
         return handler
 
 
