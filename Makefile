@@ -28,6 +28,7 @@ serve: $(VENV)/.runtime
 # against the install), training and dev extras, and the node tools.
 $(VENV)/.test: pyproject.toml constraints.txt scripts/node/package.json | $(VENV)/bin/python
 	@command -v espeak-ng >/dev/null && command -v chromium >/dev/null && command -v npm >/dev/null \
+		&& (command -v nginx >/dev/null || test -x /usr/sbin/nginx) \
 		|| ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_TEST))
 	$(PIP) install -q -c constraints.txt torch==2.13.0
 	$(PIP) install -q -c constraints.txt ".[dev,train,live]"
