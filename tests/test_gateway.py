@@ -31,7 +31,6 @@ from mien.errors import ResourceExhausted
 from mien.server._rpc import Route, connect_code, http_status
 from mien.server.app import Sidecar
 from mien.server.gateway import Gateway
-from mien.server.grpc_service import FaceAnimationService
 from mien.v1 import face_animation_pb2 as fa
 
 SPEECH = Path(__file__).parent / "fixtures" / "speech"
@@ -52,7 +51,6 @@ class Server:
     sidecar: Sidecar
     gateway: Gateway
     channel: grpc.Channel
-    own_gateway: bool
 
     @property
     def base(self) -> str:
@@ -64,8 +62,6 @@ class Server:
 
     def close(self) -> None:
         self.channel.close()
-        if self.own_gateway:
-            self.gateway.stop(0.5)
         self.sidecar.stop(0.5)
 
 
@@ -77,14 +73,9 @@ def start_server(**server: Any) -> Server:
         "state": {"db_path": ":memory:"},
     })
     sidecar = Sidecar(config).start()
-    gateway = getattr(sidecar, "gateway", None)
-    own = gateway is None
-    if gateway is None:  # until Sidecar.start() starts the gateway itself (docs/gateway.md has the patch)
-        servicers = getattr(sidecar, "servicers", None) or {FACE: FaceAnimationService(sidecar)}
-        gateway = Gateway(sidecar, servicers, port=0)
-        gateway.start()
+    assert sidecar.gateway is not None
     channel = grpc.insecure_channel(f"127.0.0.1:{sidecar.grpc_port}")
-    return Server(sidecar, gateway, channel, own)
+    return Server(sidecar, sidecar.gateway, channel)
 
 
 @pytest.fixture(scope="module")
@@ -636,7 +627,7 @@ def test_bad_frames_end_the_stream_with_invalid_argument(server: Server, health_
 
 def test_other_services_answer_like_grpc(server: Server, health_gateway: Gateway) -> None:
     """Generic routing: grpc.health.v1.Health/Check, served by the same servicer object as over gRPC."""
-    other = Server(server.sidecar, health_gateway, server.channel, own_gateway=False)
+    other = Server(server.sidecar, health_gateway, server.channel)
     check = health_gateway.routes[f"/{HEALTH}/Check"]
     assert assert_same_as_grpc(other, check, {"service": ""}).json == {"status": "SERVING"}
     missing = assert_same_as_grpc(other, check, {"service": "no.such.Service"})

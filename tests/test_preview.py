@@ -18,8 +18,6 @@ import pytest
 
 from mien.config import config_from_dict
 from mien.server.app import Sidecar
-from mien.server.gateway import Gateway
-from mien.server.grpc_service import FaceAnimationService
 from support.browser import Chromium, find_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,15 +56,8 @@ def aperture(v: dict[str, float]) -> float:
 def base_url() -> Iterator[str]:
     config = config_from_dict({"server": {"port": 0, "http_port": 0}, "state": {"db_path": ":memory:"}})
     sidecar = Sidecar(config).start()
-    gateway = getattr(sidecar, "gateway", None)
-    own = gateway is None
-    if gateway is None:  # until Sidecar.start() starts the gateway itself
-        servicers = getattr(sidecar, "servicers", None) or {FACE: FaceAnimationService(sidecar)}
-        gateway = Gateway(sidecar, servicers, port=0)
-        gateway.start()
-    yield f"http://127.0.0.1:{gateway.port}"
-    if own:
-        gateway.stop(0.5)
+    assert sidecar.gateway is not None
+    yield f"http://127.0.0.1:{sidecar.gateway.port}"
     sidecar.stop(0.5)
 
 

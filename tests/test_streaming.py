@@ -304,3 +304,25 @@ def test_animate_line_neural_mode_over_grpc(stub) -> None:  # type: ignore[no-un
     assert msg.metadata.mode == "neural"
     track = Animator().animate(LineRequest(audio=EncodedAudio(speech_bytes("goforward")), mode="recognized"))
     assert track.info.mode == "recognized"
+
+
+def test_a_stream_the_server_fell_behind_on_catches_up_in_larger_batches_with_the_same_frames(toy: Path) -> None:
+    """Chunks already queued when the stream gets the CPU again are computed in one batch."""
+    from mien.server.stream_rpc import serve_stream
+
+    animator = Animator(neural_model=NeuralModel(toy))
+    assert animator.streams is not None
+    pcm = pcm16("cards_001")[: 16000 * 2 * 2]  # 2 s: 40 chunks of 50 ms, all queued at once
+    responses = serve_stream(animator.streams, requests(pcm), versions={})
+    assert next(responses).WhichOneof("message") == "header"
+    time.sleep(0.5)  # the stream's reader queues every chunk meanwhile, as under load
+    rest = list(responses)
+    batches = [r.frames for r in rest if r.WhichOneof("message") == "frames"]
+    assert rest[-1].WhichOneof("message") == "end" and len(batches) <= 3
+    caught_up = np.concatenate([np.asarray(b.values).reshape(b.frame_count, -1) for b in batches])
+    session = animator.streams.open(StreamStart(sample_rate_hz=16000))
+    one_by_one = [session.push(pcm[i:i + 1600]) for i in range(0, len(pcm), 1600)] + [session.finish()[0]]
+    session.close()
+    expected = np.concatenate([b.values for b in one_by_one if b is not None])
+    np.testing.assert_allclose(caught_up, expected, atol=1e-6)
+    assert animator.streams.active == 0

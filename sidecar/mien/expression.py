@@ -118,6 +118,7 @@ _YIELDS_TO_ROUNDING = frozenset(["mouthSmileLeft", "mouthSmileRight", "mouthStre
 _MICRO = ("browInnerUp", "browOuterUpLeft", "browOuterUpRight", "browDownLeft", "browDownRight",
           "cheekSquintLeft", "cheekSquintRight", "eyeSquintLeft", "eyeSquintRight",
           "mouthSmileLeft", "mouthSmileRight", "noseSneerLeft", "noseSneerRight")
+_MICRO_COLUMNS = [INDEX[name] for name in _MICRO]
 
 # EMOTE-style speech style per emotion: (jaw gain, lip gain, lip press, lip spread).
 _STYLE: Mapping[str, tuple[float, float, float, float]] = {
@@ -200,9 +201,8 @@ class MicroMotion:
         t = (first_frame + np.arange(len(face))) / fps
         waves = np.sin(2.0 * np.pi * self._freqs[:, :, None] * t[None, None, :] + self._phases[:, :, None])
         noise = waves.sum(axis=1).T / 3.0  # (frames, len(_MICRO)) in [-1, 1]
-        for j, name in enumerate(_MICRO):
-            col = INDEX[name]
-            face[:, col] += amount * noise[:, j] * np.where(face[:, col] > 0.02, 1.0, 0.5)
+        active = face[:, _MICRO_COLUMNS]
+        face[:, _MICRO_COLUMNS] = active + amount[:, None] * noise * np.where(active > 0.02, 1.0, 0.5)
 
 
 def micro_amount(weights: np.ndarray, config: ExpressionConfig, scale: float) -> np.ndarray:

@@ -205,17 +205,13 @@ class Animator:
     def _speech(self, request: LineRequest, audio: Audio | None, fps: float, n: int) -> _Speech:
         if audio is None:
             return _Speech((), "idle", (), np.zeros(n), np.zeros(0), None)
-        mode: str = request.mode
-        text = (request.transcript or "").strip()
-        if mode == "auto":
-            mode = "aligned" if text else ("neural" if self.neural_model else "recognized")
+        mode = self._resolved_mode(request)
         if request.phones is not None:
-            mode = "timeline"
             timeline = PhoneTimeline(tuple(request.phones), "timeline")
         elif mode == "recognized":
             timeline = self.recognizer.recognize(audio)
         else:
-            timeline = self.recognizer.align(audio, text)
+            timeline = self.recognizer.align(audio, (request.transcript or "").strip())
         phones = timeline.phones
         speaking = speaking_envelope(phones, n, fps)
         onsets = np.array([p.start_s for i, p in enumerate(phones)

@@ -155,8 +155,7 @@ class _EmotionTimeline:
 
     def at(self, times_s: np.ndarray) -> np.ndarray:
         """(len(times), len(EMOTIONS)) weights; held after the last keyframe."""
-        values = np.stack(self._values)
-        return np.stack([np.interp(times_s, self._times, values[:, j]) for j in range(len(EMOTIONS))], axis=1)
+        return _lerp_rows(np.asarray(times_s, dtype=np.float64), np.asarray(self._times), np.stack(self._values))
 
 
 class StreamSession:
@@ -187,6 +186,8 @@ class StreamSession:
         self._closed = False
         self.finished = False
         self.warnings: list[str] = []
+        self._pending: list[np.ndarray] = []  # added, not yet flushed (internal-rate samples)
+        self._pending_s = 0.0
 
     @property
     def fps(self) -> float:
@@ -218,6 +219,12 @@ class StreamSession:
 
     def push(self, data: bytes, keyframes: Sequence[EmotionKeyframe] = ()) -> FrameBatch | None:
         """Add a chunk of PCM (and emotion keyframes); returns the frames it completes (or None)."""
+        self.add(data, keyframes)
+        return self.flush()
+
+    def add(self, data: bytes, keyframes: Sequence[EmotionKeyframe] = ()) -> None:
+        """Check, decode and queue a chunk without computing frames yet: a caller that fell behind adds the
+        chunks waiting for it, then one :meth:`flush` computes their frames in one batch (the same frames)."""
         if self.finished:
             raise FailedPrecondition("audio after end of audio; a stream ends with EndOfAudio", field="audio")
         limits = self._registry.config.limits
@@ -225,10 +232,22 @@ class StreamSession:
         if seconds > limits.max_chunk_s:
             raise InvalidArgument(f"audio chunk of {seconds:.1f} s; the maximum is {limits.max_chunk_s:g} s per chunk "
                                   "(send 20-100 ms chunks)", field="audio.data")
-        if self.audio_s + seconds > limits.max_audio_s:
+        if self.audio_s + self._pending_s + seconds > limits.max_audio_s:
             raise InvalidArgument(f"stream audio exceeds the maximum of {limits.max_audio_s:g} s",
                                   field="audio.data")
-        return self.push_samples(self._resampler.push(self._decode(data)), keyframes, checked=True)
+        samples = self._resampler.push(self._decode(data))
+        self._emotion.add(keyframes, self._sent / self.fps)
+        self._pending.append(samples)
+        self._pending_s += seconds
+
+    def flush(self) -> FrameBatch | None:
+        """The frames the chunks added since the last flush complete (or None)."""
+        if not self._pending:
+            return None
+        samples = np.concatenate(self._pending)
+        self._pending.clear()
+        self._pending_s = 0.0
+        return self._consume(samples, final=False)
 
     def push_samples(self, samples: np.ndarray, keyframes: Sequence[EmotionKeyframe] = (), *,
                      checked: bool = False) -> FrameBatch | None:
@@ -247,7 +266,10 @@ class StreamSession:
         if self.finished:
             raise FailedPrecondition("a second EndOfAudio; the stream has already ended", field="end")
         self.finished = True
-        batch = self._consume(self._resampler.flush(), final=True)
+        pending = [*self._pending, self._resampler.flush()]
+        self._pending.clear()
+        self._pending_s = 0.0
+        batch = self._consume(np.concatenate(pending), final=True)
         return batch, StreamSummary(self._sent, self.audio_s, tuple(self.warnings))
 
     # ---------------------------------------------------------------- compute
@@ -284,8 +306,7 @@ class StreamSession:
         # neural channels at the output frame times (linear between model frames, held past the end)
         t_model = (self._model_first + np.arange(len(self._model_frames))) / self.meta.fps
         values = np.zeros((count, len(CHANNELS)))
-        for j, col in enumerate(self._columns):
-            values[:, col] = np.interp(times, t_model, self._model_frames[:, j])
+        values[:, self._columns] = _lerp_rows(times, t_model, self._model_frames)
         weights = self._emotion.at(times)
         self._micro.apply(values, first, fps, micro_amount(weights, self._registry.config.expression,
                                                             self.start.options.micro_motion_scale))
@@ -325,6 +346,17 @@ class StreamSession:
         if not self._closed:
             self._closed = True
             self._registry._release(self)
+
+
+def _lerp_rows(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """``np.interp`` of every column of ``fp`` (len(xp), k) at ``x`` in one pass: linear between the points
+    (``xp`` increasing), held before the first and after the last."""
+    if len(xp) == 1:
+        return np.repeat(fp[:1], len(x), axis=0)
+    i = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 2)
+    x0, x1 = xp[i], xp[i + 1]
+    f = np.clip(np.divide(x - x0, x1 - x0, out=np.ones_like(x), where=x1 > x0), 0.0, 1.0)[:, None]
+    return fp[i] * (1.0 - f) + fp[i + 1] * f
 
 
 def _scaled(weights: np.ndarray, scale: float) -> np.ndarray:

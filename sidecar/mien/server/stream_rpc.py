@@ -16,7 +16,10 @@ same for gRPC and the WebSocket gateway (both call the servicer). Rules:
   late too, which is why this limit is separate from, and larger than, the stall timeout);
 * a client that closes its side without end-of-audio gets its remaining frames and a warning;
 * cancellation or any error closes the session at once (the open-stream count goes back down) and
-  frees the reader thread.
+  frees the reader thread;
+* when the sidecar falls behind (more streams than its cores keep up with), the audio chunks already
+  queued for a stream are computed in one batch (at most :data:`CATCH_UP_CHUNKS`): the same frames, sent
+  in fewer messages, so a loaded server catches up instead of drifting further behind.
 """
 
 from __future__ import annotations
@@ -26,15 +29,18 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from ..errors import DeadlineExceeded, FailedPrecondition
+from ..errors import DeadlineExceeded, FailedPrecondition, MienError
 from ..streaming import StreamRegistry, StreamSession
 from ..v1 import face_animation_pb2 as fa
 from . import convert
 
-__all__ = ["AFTER_END_S", "serve_stream"]
+__all__ = ["AFTER_END_S", "CATCH_UP_CHUNKS", "serve_stream"]
 
 AFTER_END_S = 0.25
 """How long after EndOfAudio a stream waits for the client's half-close (a message in that time is an error)."""
+
+CATCH_UP_CHUNKS = 50
+"""The most queued audio chunks of one stream computed in one batch when the sidecar is behind."""
 
 _DONE = object()
 
@@ -49,6 +55,7 @@ class _Reader:
         self._queue: queue.Queue[tuple[object, float]] = queue.Queue(maxsize=64)
         self._error: BaseException | None = None
         self._closed = False
+        self._held: tuple[object, float] | None = None  # taken by ready_audio, not audio: next() returns it
         self._thread = threading.Thread(target=self._run, args=(requests,), name="mien-stream-reader", daemon=True)
         self._thread.start()
 
@@ -79,7 +86,8 @@ class _Reader:
         """(the next message, seconds waited for it); None when the client closed its side;
         DeadlineExceeded after ``timeout_s``."""
         try:
-            item, waited = self._queue.get(timeout=timeout_s)
+            item, waited = self._held or self._queue.get(timeout=timeout_s)
+            self._held = None
         except queue.Empty:
             raise DeadlineExceeded(f"no message for {timeout_s:g} s (limits.stream_stall_timeout_s); send audio "
                                    "chunks at least that often, or EndOfAudio") from None
@@ -90,8 +98,27 @@ class _Reader:
         assert isinstance(item, fa.StreamAnimateRequest)
         return item, waited
 
+    def ready_audio(self, limit: int) -> tuple[list[fa.StreamAnimateRequest], float]:
+        """Audio messages already queued, without waiting (at most ``limit``), and the seconds waited for
+        them; the first other message stays for :meth:`next`."""
+        out: list[fa.StreamAnimateRequest] = []
+        waited = 0.0
+        while len(out) < limit and self._held is None:
+            try:
+                item, wait_s = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, fa.StreamAnimateRequest) and item.WhichOneof("message") == "audio":
+                out.append(item)
+                waited += wait_s
+            else:
+                self._held = (item, wait_s)
+        return out, waited
+
     def anything_after_end(self, timeout_s: float) -> bool:
         """After EndOfAudio: True if a message (not the close) comes within ``timeout_s``."""
+        if self._held is not None:
+            return self._held[0] is not _DONE
         try:
             item, _ = self._queue.get(timeout=timeout_s)
         except queue.Empty:
@@ -151,11 +178,20 @@ def _audio_loop(session: StreamSession, reader: _Reader, timeout: float, max_lag
         if kind == "header":
             raise FailedPrecondition("a second header; a stream has exactly one, first", field="header")
         if kind == "audio":
-            batch = session.push(message.audio.data, convert.chunk_keyframes(message.audio))
-            if waited is None:
-                waited = 0.0
+            failure: MienError | None = None
+            try:
+                session.add(message.audio.data, convert.chunk_keyframes(message.audio))
+                queued, queued_wait_s = reader.ready_audio(CATCH_UP_CHUNKS)
+                for chunk in queued:
+                    session.add(chunk.audio.data, convert.chunk_keyframes(chunk.audio))
+            except MienError as error:  # the chunks before the bad one still get their frames
+                failure = error
+            batch = session.flush()
             if batch is not None:
                 yield convert.frame_batch(batch, session.fps)
+            if failure is not None:
+                raise failure
+            waited = (waited or 0.0) + queued_wait_s
         elif kind == "end":
             batch, summary = session.finish()
             if reader.anything_after_end(min(AFTER_END_S, timeout)):
