@@ -4,6 +4,7 @@
     python bench/load.py --streams 16 --seconds 10
     python bench/load.py --target 127.0.0.1:50051 # an already running sidecar (no RSS figures)
     python bench/load.py --model path/to.onnx     # default: the shipped model, else the test toy model
+    python bench/load.py --replicas 2             # two sidecars behind nginx grpc_pass (docs/scaling.md)
 
 Each stream is one game client (its own channel and ``x-mien-client``) sending speech (the test
 fixtures, looped) as 40 ms PCM chunks paced at real time, then EndOfAudio. For every frame it
@@ -247,7 +248,10 @@ async def _round(target: str, pcm: bytes, *, streams: int, seconds: float, chunk
     return list(results), time.monotonic() - started
 
 
-def rss_bytes(pid: int) -> int:
+def rss_bytes(pid: int | list[int]) -> int:
+    """VmRSS of a process, or the sum over several (replicas)."""
+    if isinstance(pid, list):
+        return sum(rss_bytes(p) for p in pid)
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
@@ -255,7 +259,7 @@ def rss_bytes(pid: int) -> int:
 
 
 def run_load(target: str, *, streams: int, seconds: float, chunk_ms: int = 40, warmup_s: float = 3.0,
-             server_pid: int | None = None, extra: dict[str, dict[str, Any]] | None = None,
+             server_pid: int | list[int] | None = None, extra: dict[str, dict[str, Any]] | None = None,
              seed: int = 0) -> tuple[LoadResult, list[StreamStats]]:
     """Warm-up round (same concurrency), RSS, measured round (+ extra clients), RSS.
 
@@ -309,13 +313,49 @@ def default_model(tmp: Path) -> Path:
     return build_toy_model(tmp)
 
 
-def start_sidecar(tmp: Path, model: Path, *, streams: int, stall_timeout_s: float,
-                  max_lag_s: float | None = None) -> tuple[subprocess.Popen[bytes], str]:
+def _free_port() -> int:
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return int(s.getsockname()[1])
+
+
+def start_proxy(tmp: Path, replicas: list[str]) -> tuple[subprocess.Popen[bytes], str]:
+    """Debian's nginx with ``grpc_pass`` to the replicas (scripts/nginx_grpc.conf.template, docs/scaling.md):
+    every call (each stream) goes to one replica, round robin."""
+    import shutil
+    import socket
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    from render_nginx_conf import prepare, render
+
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    prefix = tmp / "nginx"
+    prepare(prefix)
+    port = _free_port()
+    conf = prefix / "nginx.conf"
+    conf.write_text(render(prefix=prefix, listen=f"127.0.0.1:{port}", replicas=replicas,
+                           user="root" if os.geteuid() == 0 else None, worker_processes="1"))
+    proc = subprocess.Popen([nginx, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"nginx exited: {(prefix / 'error.log').read_text(errors='replace')[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc, f"127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("nginx did not start")
+
+
+def start_sidecar(tmp: Path, model: Path, *, streams: int, stall_timeout_s: float,
+                  max_lag_s: float | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    tmp.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
     config = {"server": {"port": port, "http_port": -1, "log_level": "WARNING"},
               "limits": {"max_streams": streams + 8, "stream_stall_timeout_s": stall_timeout_s,
                          **({} if max_lag_s is None else {"max_stream_lag_s": max_lag_s})},
@@ -354,6 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stall-timeout-s", type=float, default=2.0, help="of the started sidecar")
     parser.add_argument("--max-lag-s", type=float, help="limits.max_stream_lag_s of the started sidecar (default: "
                         "the sidecar's; 0 = off, when the client pool shares the sidecar's CPUs)")
+    parser.add_argument("--replicas", type=int, default=1, help="started sidecars; more than one: behind nginx "
+                        "grpc_pass (the scale-out set-up of docs/scaling.md), RSS summed over them")
     parser.add_argument("--no-extra", action="store_true", help="without the slow and the stalled client")
     parser.add_argument("--json", metavar="PATH", help="also write the summary as JSON to PATH ('-': stdout)")
     args = parser.parse_args(argv)
@@ -361,17 +403,26 @@ def main(argv: list[str] | None = None) -> int:
                                       "stalled": {"stall_after_s": 1.0}}
     with tempfile.TemporaryDirectory(prefix="mien-load-") as tmp_name:
         tmp = Path(tmp_name)
-        proc = None
+        procs: list[subprocess.Popen[bytes]] = []
+        proxy = None
         target = args.target
-        if target is None:
-            model = Path(args.model) if args.model else default_model(tmp)
-            proc, target = start_sidecar(tmp, model, streams=args.streams + len(extra),
-                                         stall_timeout_s=args.stall_timeout_s, max_lag_s=args.max_lag_s)
         try:
+            if target is None:
+                model = Path(args.model) if args.model else default_model(tmp)
+                targets = []
+                for i in range(max(1, args.replicas)):
+                    proc, one = start_sidecar(tmp / f"replica{i}", model, streams=args.streams + len(extra),
+                                              stall_timeout_s=args.stall_timeout_s, max_lag_s=args.max_lag_s)
+                    procs.append(proc)
+                    targets.append(one)
+                target = targets[0]
+                if len(targets) > 1:
+                    proxy, target = start_proxy(tmp, targets)
+            pids = [p.pid for p in procs]
             result, others = run_load(target, streams=args.streams, seconds=args.seconds, chunk_ms=args.chunk_ms,
-                                      warmup_s=args.warmup_s, server_pid=proc.pid if proc else None, extra=extra)
+                                      warmup_s=args.warmup_s, server_pid=pids or None, extra=extra)
         finally:
-            if proc is not None:
+            for proc in [*procs, *([proxy] if proxy else [])]:
                 proc.terminate()
                 proc.wait(timeout=60)
     summary = result.summary()
@@ -379,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
                                          "ended_after_s": round(s.duration_s, 1)} for s in others}
     summary["config"] = {"streams": args.streams, "seconds": args.seconds, "chunk_ms": args.chunk_ms,
                          "warmup_s": args.warmup_s, "target": args.target or "started sidecar",
+                         "replicas": 0 if args.target else max(1, args.replicas),
                          "model": args.model or "default", "cpus": os.cpu_count(),
                          "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])])}
     if args.json and args.json != "-":

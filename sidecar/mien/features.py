@@ -71,6 +71,15 @@ class FeatureConfig:
         return (self.window - self.window // 2) / self.sample_rate_hz
 
     @cached_property
+    def _norm(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(mean, std) as arrays, or None without normalisation."""
+        return (np.asarray(self.mean), np.asarray(self.std)) if self.mean and self.std else None
+
+    @cached_property
+    def _window_index(self) -> np.ndarray:
+        return np.arange(self.window)[None, :]
+
+    @cached_property
     def _hann(self) -> np.ndarray:
         return np.hanning(self.window + 2)[1:-1].astype(np.float64)
 
@@ -98,12 +107,12 @@ class FeatureConfig:
         if count <= 0:
             return np.zeros((0, self.n_mels), dtype=np.float32)
         starts = self.centre(np.arange(first, first + count)) - self.window // 2 + offset
-        idx = starts[:, None] + np.arange(self.window)[None, :]
+        idx = starts[:, None] + self._window_index
         chunk = padded[idx] * self._hann
         power = np.abs(np.fft.rfft(chunk, self.n_fft, axis=1)) ** 2
         feats = np.log(power @ self._mel + self.log_floor)
-        if self.mean and self.std:
-            feats = (feats - np.asarray(self.mean)) / np.asarray(self.std)
+        if self._norm is not None:
+            feats = (feats - self._norm[0]) / self._norm[1]
         return feats.astype(np.float32)
 
 

@@ -171,6 +171,10 @@ def gaze_angles(
     t = (first_frame + np.arange(n_frames)) / fps
     if not saccades:
         return np.zeros(n_frames), np.zeros(n_frames)
+    first = len(saccades) - 1  # earlier saccades than the last one begun by t[0] do not matter here
+    while first > 0 and saccades[first].start_s > t[0]:
+        first -= 1
+    saccades = saccades[first:]
     start = np.array([s.start_s for s in saccades])
     dur = np.array([s.duration_s for s in saccades])
     y0, y1 = np.array([s.yaw0 for s in saccades]), np.array([s.yaw1 for s in saccades])
@@ -185,16 +189,21 @@ def gaze_angles(
     return yaw, pitch
 
 
+def _unit(x: np.ndarray) -> np.ndarray:
+    """``np.clip(x, 0, 1)`` for the small arrays of a stream (np.clip's dispatch costs more than the work)."""
+    return np.minimum(np.maximum(x, 0.0), 1.0)
+
+
 def apply_gaze(values: np.ndarray, yaw: np.ndarray, pitch: np.ndarray, config: GazeConfig | None = None) -> None:
     """Write eye rotations, eyeLook* and lid following into ``values`` (frames x CHANNELS)."""
     config = config or GazeConfig()
     for side in ("Left", "Right"):
         values[:, INDEX[f"eyeYaw{side}_deg"]] = yaw
         values[:, INDEX[f"eyePitch{side}_deg"]] = pitch
-    left = np.clip(yaw / LOOK_FULL_DEG, 0.0, 1.0)  # looking toward the character's left
-    right = np.clip(-yaw / LOOK_FULL_DEG, 0.0, 1.0)
-    up = np.clip(pitch / LOOK_FULL_DEG, 0.0, 1.0)
-    down = np.clip(-pitch / LOOK_FULL_DEG, 0.0, 1.0)
+    left = _unit(yaw / LOOK_FULL_DEG)  # looking toward the character's left
+    right = _unit(-yaw / LOOK_FULL_DEG)
+    up = _unit(pitch / LOOK_FULL_DEG)
+    down = _unit(-pitch / LOOK_FULL_DEG)
     values[:, INDEX["eyeLookOutLeft"]] = left
     values[:, INDEX["eyeLookInRight"]] = left
     values[:, INDEX["eyeLookInLeft"]] = right
@@ -203,6 +212,6 @@ def apply_gaze(values: np.ndarray, yaw: np.ndarray, pitch: np.ndarray, config: G
         values[:, INDEX[f"eyeLookUp{side}"]] = up
         values[:, INDEX[f"eyeLookDown{side}"]] = down
         lid = INDEX[f"eyeBlink{side}"]
-        values[:, lid] = np.clip(values[:, lid] + config.lid_follow * np.clip(-pitch / 15.0, 0.0, 1.0), 0.0, 1.0)
+        values[:, lid] = _unit(values[:, lid] + config.lid_follow * _unit(-pitch / 15.0))
         wide = INDEX[f"eyeWide{side}"]
-        values[:, wide] = np.clip(values[:, wide] + 0.5 * config.lid_follow * np.clip(pitch / 15.0, 0.0, 1.0), 0, 1)
+        values[:, wide] = _unit(values[:, wide] + 0.5 * config.lid_follow * _unit(pitch / 15.0))

@@ -316,7 +316,7 @@ class StreamSession:
             self._eyes.pause_onsets([onset], known)
         self._eyes.render(values, first, speaking, weights @ _AROUSAL)
         blend = slice(0, len(ARKIT52))
-        values[:, blend] = np.clip(values[:, blend], 0.0, 1.0)
+        values[:, blend] = np.minimum(np.maximum(values[:, blend], 0.0), 1.0)
         return FrameBatch(first, self.rig.retarget(values.astype(np.float32)))
 
     def _levels(self, times_s: np.ndarray) -> np.ndarray:
