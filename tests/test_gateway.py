@@ -463,35 +463,10 @@ def test_per_client_limit_is_shared_with_grpc(server: Server) -> None:
 # --- WebSocket bridge ----------------------------------------------------------------------------------
 
 
-def test_stream_animate_unimplemented_arrives_as_final_status(server: Server) -> None:
-    if server.sidecar.streams is not None:
-        pytest.skip("StreamAnimate is implemented: test_stream_animate_sends_frames_incrementally covers it")
-    result = run(ws_exchange(f"{server.ws_base}/{FACE}/StreamAnimate", [{"header": {"sampleRateHz": 16000}}]))
-    assert result.frames == [result.frames[-1]]
-    error = grpc_unary_stream_error(server)
-    assert result.status == {"code": "unimplemented", "message": error.details()}
-    assert error.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert result.close_code == 1000
-    assert_serving(server)
-
-
-def grpc_unary_stream_error(server: Server) -> grpc.RpcError:
-    call = server.channel.stream_stream(f"/{FACE}/StreamAnimate",
-                                        request_serializer=fa.StreamAnimateRequest.SerializeToString,
-                                        response_deserializer=fa.StreamAnimateResponse.FromString)
-    try:
-        list(call(iter([fa.StreamAnimateRequest(header=fa.StreamHeader(sample_rate_hz=16000))]), timeout=30))
-    except grpc.RpcError as error:
-        return error
-    raise AssertionError("StreamAnimate over gRPC did not fail")
-
-
 def test_stream_animate_sends_frames_incrementally(server: Server) -> None:
     """The documented message shapes, end to end: header, contiguous frame batches that arrive while audio is
     still being sent, end, then status ok and close 1000."""
-    if server.sidecar.streams is None:
-        pytest.skip("StreamAnimate still answers UNIMPLEMENTED (no neural model loaded); the bridge is covered by "
-                    "test_stream_animate_unimplemented_arrives_as_final_status and the Health.Watch tests")
+    assert server.sidecar.streams is not None, "the bundled neural model did not load"
     pcm, rate = sf.read(SPEECH / "goforward.wav", dtype="int16")
     chunk = rate // 10  # 100 ms
 

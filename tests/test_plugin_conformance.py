@@ -25,6 +25,9 @@ from typing import Any
 
 import pytest
 
+from mien.config import config_from_dict
+from mien.server.app import Sidecar
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine_plugins"))
 from fixture_tools import FIXTURE_DIRS, check_type, expand, expand_messages, field_values, load_fixtures
 
@@ -38,33 +41,18 @@ def _fixture_ids() -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[str]:
-    """Base URL of a running gateway, or skip."""
-    try:
-        from mien.config import config_from_dict
-        from mien.server.app import Sidecar
-    except ImportError as error:
-        pytest.skip(f"gateway not available ({error})")
+    """Base URL of a running sidecar's gateway (with a token, as the plugins are configured)."""
     config = config_from_dict({"server": {"host": "127.0.0.1", "port": 0, "http_port": 0, "auth_token": TOKEN},
                                "state": {"db_path": ":memory:"}})
-    sidecar = Sidecar(config)
+    sidecar = Sidecar(config).start()
     try:
-        sidecar.start()
-    except Exception as error:  # noqa: BLE001 - any start-up failure means no gateway to test
-        sidecar.stop(0)
-        pytest.skip(f"gateway not available (sidecar did not start: {error})")
-    port = int(getattr(sidecar, "http_port", 0) or 0)
-    if port <= 0:
-        sidecar.stop(0)
-        pytest.skip("gateway not available")
-    base = f"http://127.0.0.1:{port}"
-    try:
+        assert sidecar.http_port, "the sidecar started without its gateway"
+        base = f"http://127.0.0.1:{sidecar.http_port}"
         with urllib.request.urlopen(f"{base}/healthz", timeout=10):
             pass
-    except (urllib.error.URLError, OSError) as error:
-        sidecar.stop(0)
-        pytest.skip(f"gateway not available ({base}/healthz: {error})")
-    yield base
-    sidecar.stop(1.0)
+        yield base
+    finally:
+        sidecar.stop(1.0)
 
 
 def _http(base: str, fixture: dict[str, Any]) -> tuple[int, Any]:
@@ -122,9 +110,7 @@ def test_fixture_against_gateway(gateway: str, plugin: str, name: str) -> None:
     fixture = next(f for f in load_fixtures(plugin) if f["_path"].stem == name)
     where = f"{plugin}/{name}"
     if fixture["transport"] == "websocket":
-        modes = _describe(gateway).get("modes", [])
-        if "neural" not in modes:
-            pytest.skip(f"StreamAnimate needs the neural model; this sidecar offers modes {modes}")
+        assert "neural" in _describe(gateway).get("modes", []), "StreamAnimate needs the bundled neural model"
         asyncio.run(_stream(gateway, fixture, where))
         return
     response = fixture["response"]
