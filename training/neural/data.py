@@ -94,26 +94,16 @@ def _stable(text: str) -> int:
 
 
 # ------------------------------------------------------------------------------------------- sources
-def ensure_espeak(n: int, seed: int, out: Path, workers: int) -> list[dict[str, object]]:
+def ensure_synthetic(engine: str, n: int, seed: int, out: Path, workers: int) -> list[dict[str, object]]:
+    """The manifest rows of ``n`` clips of ``engine`` (``espeak`` or ``festival``: ``training.data.<engine>``),
+    synthesised into ``out`` first if it does not hold exactly those."""
     manifest = out / "manifest.jsonl"
     rows = [json.loads(x) for x in manifest.read_text().splitlines()] if manifest.exists() else []
     if len(rows) != n:
-        from training.data.espeak import build_dataset
+        import importlib
 
-        print(f"synthesising {n} espeak-ng clips into {out} ...", flush=True)
-        build_dataset(n, seed, out, workers=workers)
-        rows = [json.loads(x) for x in manifest.read_text().splitlines()]
-    return rows
-
-
-def ensure_festival(n: int, seed: int, out: Path, workers: int) -> list[dict[str, object]]:
-    manifest = out / "manifest.jsonl"
-    rows = [json.loads(x) for x in manifest.read_text().splitlines()] if manifest.exists() else []
-    if len(rows) != n:
-        from training.data.festival import build_dataset
-
-        print(f"synthesising {n} festival clips into {out} ...", flush=True)
-        build_dataset(n, seed, out, workers=workers)
+        print(f"synthesising {n} {engine} clips into {out} ...", flush=True)
+        importlib.import_module(f"training.data.{engine}").build_dataset(n, seed, out, workers=workers)
         rows = [json.loads(x) for x in manifest.read_text().splitlines()]
     return rows
 
@@ -313,14 +303,16 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     out = args.out.expanduser()
     out.mkdir(parents=True, exist_ok=True)
-    festival_rows = ensure_festival(args.festival_n, args.seed, args.festival_dir.expanduser(), args.workers) \
-        if args.festival_n else []
+    festival_rows: list[dict[str, object]] = []
+    if args.festival_n:
+        festival_rows = ensure_synthetic("festival", args.festival_n, args.seed, args.festival_dir.expanduser(),
+                                         args.workers)
     if args.merge_into:
         if not args.only_sources:
             ap.error("--merge-into needs --only-sources")
         return merge(args.merge_into.expanduser(), out, festival_items(festival_rows, args.festival_dir.expanduser()),
                      set(args.only_sources.split(",")), args, t0)
-    espeak_rows = ensure_espeak(args.espeak_n, args.seed, args.espeak_dir.expanduser(), args.workers)
+    espeak_rows = ensure_synthetic("espeak", args.espeak_n, args.seed, args.espeak_dir.expanduser(), args.workers)
     corpora_rows = ensure_corpora(args.corpora.expanduser())
     teacher = Teacher()
     sp = split_items(espeak_rows, args.espeak_dir.expanduser(), corpora_rows, out / "aligned", teacher,
