@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -49,13 +50,22 @@ RPC_PATHS = {
 }
 
 
-def _tool(name: str) -> str | None:
-    """The tool on PATH, or next to this Python (a venv's bin/)."""
+REQUIRE_LINTERS = os.environ.get("MIEN_REQUIRE_PLUGIN_LINTERS", "") == "1"
+"""CI (`make test`) sets it: a missing linter fails the test instead of skipping it."""
+
+
+def _tool(name: str, package: str) -> str:
+    """The tool on PATH, or next to this Python (a venv's bin/); else skip, or fail under CI."""
     found = shutil.which(name)
     if found:
         return found
     candidate = Path(sys.executable).parent / name
-    return str(candidate) if candidate.exists() else None
+    if candidate.exists():
+        return str(candidate)
+    message = f"{name} not installed (pip install {package}; it is in the dev extra)"
+    if REQUIRE_LINTERS:
+        pytest.fail("MIEN_REQUIRE_PLUGIN_LINTERS=1 but " + message)
+    pytest.skip(message)
 
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -80,33 +90,25 @@ def test_sources_exist() -> None:
 
 
 def test_gdlint() -> None:
-    tool = _tool("gdlint")
-    if tool is None:
-        pytest.skip("gdlint not installed (pip install gdtoolkit==4.5.0)")
+    tool = _tool("gdlint", "gdtoolkit==4.5.0")
     result = _run([tool, *map(str, GD_FILES)], cwd=PLUGINS / "godot")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_gdformat() -> None:
-    tool = _tool("gdformat")
-    if tool is None:
-        pytest.skip("gdformat not installed (pip install gdtoolkit==4.5.0)")
+    tool = _tool("gdformat", "gdtoolkit==4.5.0")
     result = _run([tool, "--check", *map(str, GD_FILES)], cwd=PLUGINS / "godot")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_clang_format() -> None:
-    tool = _tool("clang-format")
-    if tool is None:
-        pytest.skip("clang-format not installed (pip install clang-format==23.1.5)")
+    tool = _tool("clang-format", "clang-format==23.1.5")
     result = _run([tool, "--dry-run", "--Werror", "--style=file", *map(str, CPP_FILES)], cwd=PLUGINS)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_cpplint() -> None:
-    tool = _tool("cpplint")
-    if tool is None:
-        pytest.skip("cpplint not installed (pip install cpplint==2.0.2)")
+    tool = _tool("cpplint", "cpplint==2.0.2")
     result = _run([tool, "--quiet", *map(str, CPP_FILES)], cwd=PLUGINS)
     assert result.returncode == 0, result.stdout + result.stderr
 
