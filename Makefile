@@ -43,7 +43,7 @@ test: $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/mypy sidecar/mien bake/mien_bake
 	cd $(CURDIR) && MIEN_REQUIRE_GLTF_VALIDATOR=1 MIEN_REQUIRE_PLUGIN_LINTERS=1 \
-		GLTF_TRANSFORM=$(CURDIR)/scripts/node/node_modules/.bin/gltf-transform $(BIN)/python -m pytest -q
+		GLTF_TRANSFORM=$(CURDIR)/scripts/node/node_modules/.bin/gltf-transform $(BIN)/python -m pytest -q -rs
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .

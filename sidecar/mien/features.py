@@ -141,8 +141,9 @@ class StreamingFeatures:
         self._buffer = np.concatenate([self._buffer, samples.astype(np.float64)])
         self.samples += len(samples)
         c = self.config
+        tail = c.window - c.window // 2  # samples a frame needs after its centre
         ready = 0
-        while int(c.centre(self._next + ready)) - c.window // 2 + c.window <= self.samples:
+        while round((self._next + ready) * c.hop) + tail <= self.samples:  # as centre(): half to even
             ready += 1
         return self._take(ready)
 

@@ -183,6 +183,7 @@ class StreamSession:
         self._audio_first = 0
         self._sent = 0  # output frames sent
         self._columns = [INDEX[name] for name in self.meta.channels]
+        self._model_emotions = [EMOTIONS.index(e) for e in self.meta.emotions]
         self._closed = False
         self.finished = False
         self.warnings: list[str] = []
@@ -277,8 +278,7 @@ class StreamSession:
         """What the model is told: the emotion scaled by options.expression_scale (the model's
         expression and speech style are learnt together, so the scale acts on its input)."""
         weights = _scaled(self._emotion.at(times_s), self.start.options.expression_scale)
-        order = [EMOTIONS.index(e) for e in self.meta.emotions]
-        return weights[:, order]
+        return weights[:, self._model_emotions]
 
     def _consume(self, samples: np.ndarray, *, final: bool) -> FrameBatch | None:
         self._audio = np.concatenate([self._audio, samples.astype(np.float64)])
