@@ -154,4 +154,4 @@ def blink_curve(blinks: list[Blink], n_frames: int, fps: float, scale: float = 1
         u = (dt[opening] - b.close_s - b.hold_s) / b.open_s
         v[opening] = 0.5 * (1.0 + np.cos(np.pi * u))
         out = np.maximum(out, b.depth * v)
-    return np.clip(out * scale, 0.0, 1.0)
+    return np.minimum(np.maximum(out * scale, 0.0), 1.0)

@@ -207,7 +207,7 @@ class MicroMotion:
 
 def micro_amount(weights: np.ndarray, config: ExpressionConfig, scale: float) -> np.ndarray:
     """Micro-motion amplitude per frame: more with more expression, a small floor when neutral."""
-    return np.asarray(config.micro_amplitude * scale * (0.35 + weights[:, 1:].sum(axis=1).clip(0.0, 1.0)))
+    return np.asarray(config.micro_amplitude * scale * (0.35 + np.minimum(weights[:, 1:].sum(axis=1), 1.0)))
 
 
 def expression_curves(

@@ -181,8 +181,8 @@ def gaze_angles(
     p0, p1 = np.array([s.pitch0 for s in saccades]), np.array([s.pitch1 for s in saccades])
     k = np.searchsorted(start, t, side="right") - 1  # the latest saccade that has begun
     began = k >= 0
-    k = np.clip(k, 0, None)
-    u = np.clip((t - start[k]) / dur[k], 0.0, 1.0)
+    k = np.maximum(k, 0)
+    u = _unit((t - start[k]) / dur[k])
     shape = u**3 * (10.0 - 15.0 * u + 6.0 * u**2)
     yaw = np.where(began, y0[k] + (y1[k] - y0[k]) * shape, 0.0)
     pitch = np.where(began, p0[k] + (p1[k] - p0[k]) * shape, 0.0)

@@ -216,7 +216,7 @@ class StreamSession:
         elif not np.isfinite(samples).all():
             raise InvalidArgument("audio.data contains NaN or infinite samples; accepted: finite samples",
                                   field="audio.data")
-        return np.clip(samples.mean(axis=1), -1.0, 1.0)
+        return np.minimum(np.maximum(samples.mean(axis=1), -1.0), 1.0)
 
     def push(self, data: bytes, keyframes: Sequence[EmotionKeyframe] = ()) -> FrameBatch | None:
         """Add a chunk of PCM (and emotion keyframes); returns the frames it completes (or None)."""
@@ -324,8 +324,8 @@ class StreamSession:
         half = int(0.015 * INTERNAL_SAMPLE_RATE_HZ)
         centre = np.round(times_s * INTERNAL_SAMPLE_RATE_HZ).astype(np.int64) - self._audio_first
         csum = np.concatenate([[0.0], np.cumsum(self._audio**2)])
-        lo = np.clip(centre - half, 0, len(self._audio))
-        hi = np.clip(centre + half, 0, len(self._audio))
+        lo = np.minimum(np.maximum(centre - half, 0), len(self._audio))
+        hi = np.minimum(np.maximum(centre + half, 0), len(self._audio))
         power = (csum[hi] - csum[lo]) / np.maximum(hi - lo, 1)
         return np.asarray(10.0 * np.log10(power + 1e-12))
 
@@ -353,9 +353,9 @@ def _lerp_rows(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
     (``xp`` increasing), held before the first and after the last."""
     if len(xp) == 1:
         return np.repeat(fp[:1], len(x), axis=0)
-    i = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 2)
+    i = np.minimum(np.maximum(np.searchsorted(xp, x, side="right") - 1, 0), len(xp) - 2)
     x0, x1 = xp[i], xp[i + 1]
-    f = np.clip(np.divide(x - x0, x1 - x0, out=np.ones_like(x), where=x1 > x0), 0.0, 1.0)[:, None]
+    f = np.minimum(np.maximum(np.divide(x - x0, x1 - x0, out=np.ones_like(x), where=x1 > x0), 0.0), 1.0)[:, None]
     return fp[i] * (1.0 - f) + fp[i + 1] * f
 
 
