@@ -6,7 +6,8 @@
     python bench/run_all.py --only lipsync,neural --json /tmp/raw.json
 
 Each benchmark script in ``bench/`` runs as its own subprocess (one after the other, so they do not
-compete for the CPU), with a timeout; its output and raw JSON are kept in ``--logs`` (build/bench).
+compete for the CPU; the latency-sensitive ones first, the streaming load tests that saturate the
+machine last), with a timeout; its output and raw JSON are kept in ``--logs`` (build/bench).
 The markdown file has the machine (CPU, cores, RAM, OS, Python, library versions, load average,
 date, git commit), one table with every figure, its target from the issues and a pass/fail mark,
 the lip-sync scores of every path beside the naive loudness-envelope baseline, and the exact
@@ -383,58 +384,6 @@ BENCHES: list[Bench] = [
         lambda o: 240, skip=_no_model, extra=_neural_extra,
     ),
     Bench(
-        "latency", "streaming latency, light load (8 real-time streams, one sidecar with limits.max_stream_lag_s 2, "
-        "+ a slow and a stalled client)",
-        "bench/load.py", _load_args(8, 20, 1, True),
-        [
-            _load_streams("0 errors"),
-            _load_latency("p99 ≤ 30 ms, i.e. ≤ look-ahead + 30 ms (#4)", lambda v: v[1] <= 30),
-            Figure("slow (½ real time) and stalled clients", _extra_clients, lambda v: v[0],
-                   "timed out, the others unaffected (#8)", lambda v: v[1]),
-        ],
-        lambda o: 300, ok_codes=(0, 1), extra=_load_extra,
-    ),
-    Bench(
-        "realtime", "32 concurrent real-time streams on this machine's 2 cores (2 sidecars behind nginx, 40 ms chunks)",
-        "bench/load.py", _load_args(32, 20, 2, False),
-        [
-            _load_streams("0 errors"),
-            _load_latency("not falling behind: p99 ≤ 30 ms (#4)", lambda v: v[1] <= 30),
-            *_load_memory(),
-        ],
-        lambda o: 420, ok_codes=(0, 1), extra=_load_extra,
-    ),
-    Bench(
-        "realtime100", "the same with 100 ms chunks (fewer messages per second of audio)",
-        "bench/load.py", _load_args(32, 30, 2, False, chunk_ms=100),
-        [
-            _load_streams("0 errors"),
-            _load_latency("not falling behind: p99 ≤ 30 ms (#4)", lambda v: v[1] <= 30),
-        ],
-        lambda o: 420, ok_codes=(0, 1), extra=_load_extra,
-    ),
-    Bench(
-        "load", "64 concurrent streams for 60 s (2 sidecars behind nginx)", "bench/load.py",
-        _load_args(64, 60, 2, False),
-        [_load_streams("64 × 60 s, 0 errors (#8)"), _load_latency(), *_load_memory()],
-        lambda o: 600 if not o.quick else 300, ok_codes=(0, 1), extra=_load_extra,
-    ),
-    Bench(
-        "bake", "offline bake (`mien bake`, 2 jobs)", "bench/bench_bake.py",
-        lambda o: ["--lines", "8" if o.quick else "200", "--jobs", "2"],
-        [
-            Figure("cold (nothing baked yet)", lambda r: (r["lines"], r["cold"]["wall_s"], r["audio_s"]),
-                   lambda v: f"{v[0]} lines ({_num(v[2], 0)} s of audio) in {_num(v[1])} s: "
-                   f"{_num(v[0] / v[1])} lines/s", "200 lines ≤ 60 s (#5)", lambda v: v[1] <= 60),
-            Figure("warm (nothing changed)", lambda r: (r["lines"], r["warm"]["wall_s"]),
-                   lambda v: f"{v[0]} lines in {_num(v[1])} s: {_num(v[0] / v[1])} lines/s", "≤ 5 s (#5)",
-                   lambda v: v[1] <= 5),
-            Figure("one line changed", lambda r: r["one_changed"]["wall_s"], lambda v: f"{_num(v)} s"),
-            Figure("of which Python start-up + imports", lambda r: r["import_s"], lambda v: f"{_num(v)} s"),
-        ],
-        lambda o: 480,
-    ),
-    Bench(
         "emotion", "emotion state, in process (100 NPCs)", "bench/bench_emotion_state.py",
         lambda o: (["--seconds", "3", "--npcs", "20", "--bursts", "1", "--sequential", "40", "--saturation", "160"]
                    if o.quick else []),
@@ -475,6 +424,21 @@ BENCHES: list[Bench] = [
         lambda o: 360,
     ),
     Bench(
+        "bake", "offline bake (`mien bake`, 2 jobs)", "bench/bench_bake.py",
+        lambda o: ["--lines", "8" if o.quick else "200", "--jobs", "2"],
+        [
+            Figure("cold (nothing baked yet)", lambda r: (r["lines"], r["cold"]["wall_s"], r["audio_s"]),
+                   lambda v: f"{v[0]} lines ({_num(v[2], 0)} s of audio) in {_num(v[1])} s: "
+                   f"{_num(v[0] / v[1])} lines/s", "200 lines ≤ 60 s (#5)", lambda v: v[1] <= 60),
+            Figure("warm (nothing changed)", lambda r: (r["lines"], r["warm"]["wall_s"]),
+                   lambda v: f"{v[0]} lines in {_num(v[1])} s: {_num(v[0] / v[1])} lines/s", "≤ 5 s (#5)",
+                   lambda v: v[1] <= 5),
+            Figure("one line changed", lambda r: r["one_changed"]["wall_s"], lambda v: f"{_num(v)} s"),
+            Figure("of which Python start-up + imports", lambda r: r["import_s"], lambda v: f"{_num(v)} s"),
+        ],
+        lambda o: 480,
+    ),
+    Bench(
         "metahuman", "MetaHuman sanity check (EmoFace's one real clip)", "bench/bench_metahuman.py", lambda o: [],
         [
             Figure("jaw open vs EmoFace ground truth, recognized: Pearson r at best lag",
@@ -485,7 +449,44 @@ BENCHES: list[Bench] = [
                    lambda v: f"r = {v[0]:+.3f} at {v[1]:+d} ms", needs_model=True),
         ],
         lambda o: 240, json_file=False, parse=_metahuman_parse, skip=_no_emoface,
+    ),    Bench(
+        "latency", "streaming latency, light load (8 real-time streams, one sidecar with limits.max_stream_lag_s 2, "
+        "+ a slow and a stalled client)",
+        "bench/load.py", _load_args(8, 20, 1, True),
+        [
+            _load_streams("0 errors"),
+            _load_latency("p99 ≤ 30 ms, i.e. ≤ look-ahead + 30 ms (#4)", lambda v: v[1] <= 30),
+            Figure("slow (½ real time) and stalled clients", _extra_clients, lambda v: v[0],
+                   "timed out, the others unaffected (#8)", lambda v: v[1]),
+        ],
+        lambda o: 300, ok_codes=(0, 1), extra=_load_extra,
     ),
+    Bench(
+        "realtime100", "the same with 100 ms chunks (fewer messages per second of audio)",
+        "bench/load.py", _load_args(32, 30, 2, False, chunk_ms=100),
+        [
+            _load_streams("0 errors"),
+            _load_latency("not falling behind: p99 ≤ 30 ms (#4)", lambda v: v[1] <= 30),
+        ],
+        lambda o: 420, ok_codes=(0, 1), extra=_load_extra,
+    ),
+    Bench(
+        "realtime", "32 concurrent real-time streams on this machine's 2 cores (2 sidecars behind nginx, 40 ms chunks)",
+        "bench/load.py", _load_args(32, 20, 2, False),
+        [
+            _load_streams("0 errors"),
+            _load_latency("not falling behind: p99 ≤ 30 ms (#4)", lambda v: v[1] <= 30),
+            *_load_memory(),
+        ],
+        lambda o: 420, ok_codes=(0, 1), extra=_load_extra,
+    ),
+    Bench(
+        "load", "64 concurrent streams for 60 s (2 sidecars behind nginx)", "bench/load.py",
+        _load_args(64, 60, 2, False),
+        [_load_streams("64 × 60 s, 0 errors (#8)"), _load_latency(), *_load_memory()],
+        lambda o: 600 if not o.quick else 300, ok_codes=(0, 1), extra=_load_extra,
+    ),
+
 ]
 NAMES = [b.name for b in BENCHES]
 
