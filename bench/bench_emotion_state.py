@@ -26,11 +26,10 @@ Scenarios (every line is made up from templates written for this benchmark, no d
 ``--batching`` instead measures micro-batching: one ``session.run`` on a padded batch of 1-32 fresh
 lines (1 and 2 ONNX threads), ms per text, to decide whether batching concurrent texts would pay.
 
-``--sidecar`` instead starts the whole sidecar in this (fresh) process (``mien.server.app.Sidecar``
-with its default models: phoneme decoders, neural face model, emotion state; gRPC on a loopback
-port), reports the process's RSS with every model loaded, and runs scenarios 3 and 4 through gRPC
-``ObserveUtterance`` with one channel per client thread (the RSS then includes the benchmark's gRPC
-clients, a few MB).
+``--sidecar`` instead starts the whole sidecar as its own process (``mien serve`` with its default
+models: phoneme decoders, neural face model, emotion state; gRPC on a loopback port, as a game would
+run it), reports that process's RSS with every model loaded, and runs scenarios 3 and 4 through gRPC
+``ObserveUtterance`` from this process, one channel per client thread.
 
 ``--json PATH`` also writes the figures (latencies in ms, RSS in MB) as JSON.
 """
@@ -41,6 +40,7 @@ import argparse
 import json
 import random
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -265,61 +265,69 @@ def run_batching() -> None:
         print(f"micro-batching, {threads} ONNX thread(s), median ms per text: " + "; ".join(out))
 
 
+def _process_mb(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of process ``pid`` in MB (Linux)."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = float(value.split()[0]) / 1024.0
+    return fields.get("VmRSS", float("nan")), fields.get("VmHWM", float("nan"))
+
+
 def run_sidecar(args: argparse.Namespace, tmp: str) -> None:
-    """The whole sidecar: RSS with every model loaded, then scenes 3 and 4 over gRPC."""
-    before = rss_mb()[0]
+    """The whole sidecar (its own process): RSS with every model loaded, then scenes 3 and 4 over gRPC."""
     import grpc
 
-    from mien.config import config_from_dict
-    from mien.server.app import Sidecar
     from mien.v1 import emotion_state_pb2 as es
     from mien.v1 import emotion_state_pb2_grpc as es_grpc
 
-    config = config_from_dict(
-        {"server": {"port": 0, "http_port": -1}, "state": {"db_path": str(Path(tmp) / "sidecar.sqlite3")}},
-        "bench",
-    )
-    sidecar = Sidecar(config).start()
-    rss, hwm = rss_mb()
-    RESULTS["sidecar"] = {"rss_before_mb": round(before, 1), "rss_started_mb": round(rss, 1),
-                          "rss_started_peak_mb": round(hwm, 1)}
-    print(
-        f"sidecar started (phoneme decoders, neural face model, emotion state, gRPC): RSS {rss:.0f} MB "
-        f"(peak {hwm:.0f} MB; {before:.0f} MB before: Python and numpy)"
-    )
-    presets = [p.name for p in sidecar.emotion_state.list_personas()]
-    local = threading.local()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from load import default_model, start_sidecar
 
-    def stub() -> Any:
-        if not hasattr(local, "stub"):
-            local.stub = es_grpc.EmotionStateStub(grpc.insecure_channel(f"127.0.0.1:{sidecar.grpc_port}"))
-        return local.stub
+    # the default log level (a line per request), as `mien serve` runs
+    proc, target = start_sidecar(Path(tmp) / "sidecar", default_model(Path(tmp)), streams=8, stall_timeout_s=5.0,
+                                 log_level="INFO")
+    try:
+        rss, hwm = _process_mb(proc.pid)
+        RESULTS["sidecar"] = {"rss_started_mb": round(rss, 1), "rss_started_peak_mb": round(hwm, 1)}
+        print(f"sidecar started (`mien serve`: phoneme decoders, neural face model, emotion state, gRPC): RSS "
+              f"{rss:.0f} MB (peak {hwm:.0f} MB)")
+        local = threading.local()
 
-    speakers = {"self": es.SPEAKER_SELF, "other": es.SPEAKER_OTHER}
+        def stub() -> Any:
+            if not hasattr(local, "stub"):
+                local.stub = es_grpc.EmotionStateStub(grpc.insecure_channel(target))
+            return local.stub
 
-    def call(npc: str, speaker: str, text: str, t: float) -> None:
-        stub().ObserveUtterance(
-            es.ObserveUtteranceRequest(npc_id=npc, speaker=speakers[speaker], text=text, game_time_s=t)
-        )
+        presets = [p.name for p in stub().ListPersonas(es.ListPersonasRequest()).personas]
+        speakers = {"self": es.SPEAKER_SELF, "other": es.SPEAKER_OTHER}
 
-    npcs = Npcs([f"g_{i:03d}" for i in range(args.npcs)])
-    for i, npc in enumerate(npcs.names):
-        stub().SetPersona(es.SetPersonaRequest(npc_id=npc, preset=presets[i % len(presets)]))
-    fresh = FreshLines(11)
-    scene(call, npcs, fresh, args.rate, args.clients, 3.0, 1)  # warm-up
-    lat = scene(call, npcs, fresh, args.rate, args.clients, args.seconds, 2)
-    print(f"gRPC scene:  {args.rate:.0f}/s, {args.clients} clients, {args.npcs} NPCs, fresh lines: {summary(lat)}")
-    RESULTS["sidecar"]["grpc_scene"] = {"rate": args.rate, "clients": args.clients, "npcs": args.npcs,
-                                        "seconds": args.seconds, **stats(lat)}
-    for same in (False, True):
-        lat = burst(call, npcs, fresh, same, args.bursts)
-        kind = "one shared fresh line" if same else f"{args.npcs} different fresh lines"
-        print(f"gRPC burst:  {args.npcs} NPCs at once, {kind}: {summary(lat)}")
-        RESULTS["sidecar"]["grpc_burst_shared" if same else "grpc_burst_different"] = stats(lat)
-    rss, hwm = rss_mb()
-    RESULTS["sidecar"].update(rss_after_mb=round(rss, 1), rss_after_peak_mb=round(hwm, 1))
-    print(f"sidecar after the gRPC scenarios: RSS {rss:.0f} MB (peak {hwm:.0f} MB)")
-    sidecar.stop(0)
+        def call(npc: str, speaker: str, text: str, t: float) -> None:
+            stub().ObserveUtterance(
+                es.ObserveUtteranceRequest(npc_id=npc, speaker=speakers[speaker], text=text, game_time_s=t)
+            )
+
+        npcs = Npcs([f"g_{i:03d}" for i in range(args.npcs)])
+        for i, npc in enumerate(npcs.names):
+            stub().SetPersona(es.SetPersonaRequest(npc_id=npc, preset=presets[i % len(presets)]))
+        fresh = FreshLines(11)
+        scene(call, npcs, fresh, args.rate, args.clients, 3.0, 1)  # warm-up
+        lat = scene(call, npcs, fresh, args.rate, args.clients, args.seconds, 2)
+        print(f"gRPC scene:  {args.rate:.0f}/s, {args.clients} clients, {args.npcs} NPCs, fresh lines: {summary(lat)}")
+        RESULTS["sidecar"]["grpc_scene"] = {"rate": args.rate, "clients": args.clients, "npcs": args.npcs,
+                                            "seconds": args.seconds, **stats(lat)}
+        for same in (False, True):
+            lat = burst(call, npcs, fresh, same, args.bursts)
+            kind = "one shared fresh line" if same else f"{args.npcs} different fresh lines"
+            print(f"gRPC burst:  {args.npcs} NPCs at once, {kind}: {summary(lat)}")
+            RESULTS["sidecar"]["grpc_burst_shared" if same else "grpc_burst_different"] = stats(lat)
+        rss, hwm = _process_mb(proc.pid)
+        RESULTS["sidecar"].update(rss_after_mb=round(rss, 1), rss_after_peak_mb=round(hwm, 1))
+        print(f"sidecar after the gRPC scenarios: RSS {rss:.0f} MB (peak {hwm:.0f} MB)")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
 
 
 def main() -> None:

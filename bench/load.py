@@ -353,10 +353,10 @@ def start_proxy(tmp: Path, replicas: list[str]) -> tuple[subprocess.Popen[bytes]
 
 
 def start_sidecar(tmp: Path, model: Path, *, streams: int, stall_timeout_s: float,
-                  max_lag_s: float | None = None) -> tuple[subprocess.Popen[bytes], str]:
+                  max_lag_s: float | None = None, log_level: str = "WARNING") -> tuple[subprocess.Popen[bytes], str]:
     tmp.mkdir(parents=True, exist_ok=True)
     port = _free_port()
-    config = {"server": {"port": port, "http_port": -1, "log_level": "WARNING"},
+    config = {"server": {"port": port, "http_port": -1, "log_level": log_level},
               "limits": {"max_streams": streams + 8, "stream_stall_timeout_s": stall_timeout_s,
                          **({} if max_lag_s is None else {"max_stream_lag_s": max_lag_s})},
               "neural": {"model": str(model)}, "state": {"db_path": str(tmp / "state.sqlite3")}}
