@@ -326,3 +326,25 @@ def test_a_stream_the_server_fell_behind_on_catches_up_in_larger_batches_with_th
     expected = np.concatenate([b.values for b in one_by_one if b is not None])
     np.testing.assert_allclose(caught_up, expected, atol=1e-6)
     assert animator.streams.active == 0
+
+
+def test_a_rejected_chunk_changes_nothing(toy: Path) -> None:
+    """A chunk refused for its keyframes leaves the stream as it was: resent without them, the frames are those of
+    a stream that never saw it (22.05 kHz, so the resampler's state is at stake)."""
+    animator = Animator(neural_model=NeuralModel(toy))
+    assert animator.streams is not None
+    pcm = pcm16()
+    cut = 44100
+    refused = animator.streams.open(StreamStart(sample_rate_hz=22050))
+    out = [refused.push(pcm[:cut])]
+    with pytest.raises(InvalidArgument, match="in the past"):
+        refused.push(pcm[cut:cut + 4410], [EmotionKeyframe(0.1, Emotion.of("angry"))])
+    out += [refused.push(pcm[cut:]), refused.finish()[0]]
+    clean = animator.streams.open(StreamStart(sample_rate_hz=22050))
+    ref = [clean.push(pcm[:cut]), clean.push(pcm[cut:]), clean.finish()[0]]
+    refused.close()
+    clean.close()
+    a = np.concatenate([b.values for b in out if b is not None])
+    b = np.concatenate([b.values for b in ref if b is not None])
+    assert a.shape == b.shape
+    np.testing.assert_allclose(a, b, atol=1e-6)

@@ -236,9 +236,9 @@ class StreamSession:
         if self.audio_s + self._pending_s + seconds > limits.max_audio_s:
             raise InvalidArgument(f"stream audio exceeds the maximum of {limits.max_audio_s:g} s",
                                   field="audio.data")
-        samples = self._resampler.push(self._decode(data))
+        decoded = self._decode(data)  # checks first, state changes after: a bad chunk changes nothing
         self._emotion.add(keyframes, self._sent / self.fps)
-        self._pending.append(samples)
+        self._pending.append(self._resampler.push(decoded))
         self._pending_s += seconds
 
     def flush(self) -> FrameBatch | None:
