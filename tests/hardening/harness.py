@@ -17,7 +17,7 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,6 @@ import numpy as np
 import soundfile as sf
 import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-from mien.v1 import face_animation_pb2 as fa
 
 REPO = Path(__file__).resolve().parents[2]
 SPEECH = REPO / "tests" / "fixtures" / "speech"
@@ -287,18 +285,6 @@ def _varint(value: int) -> bytes:
         else:
             out.append(byte)
             return bytes(out)
-
-
-def stream_messages(pcm: bytes, *, rate: int = 16000, chunk_ms: int = 40, pace_s: float = 0.0,
-                    header: fa.StreamHeader | None = None, end: bool = True) -> Iterator[fa.StreamAnimateRequest]:
-    yield fa.StreamAnimateRequest(header=header or fa.StreamHeader(sample_rate_hz=rate))
-    step = rate * chunk_ms // 1000 * 2
-    for i in range(0, len(pcm), step):
-        yield fa.StreamAnimateRequest(audio=fa.AudioChunk(data=pcm[i:i + step]))
-        if pace_s:
-            time.sleep(pace_s)
-    if end:
-        yield fa.StreamAnimateRequest(end=fa.EndOfAudio())
 
 
 def wait_until(predicate: Any, timeout_s: float, interval_s: float = 0.05) -> bool:
