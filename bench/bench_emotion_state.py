@@ -115,12 +115,7 @@ def stats(lat: list[float]) -> dict[str, float]:
 
 def rss_mb() -> tuple[float, float]:
     """(VmRSS, VmHWM) of this process in MB (Linux)."""
-    fields = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = float(value.split()[0]) / 1024.0
-    return fields.get("VmRSS", float("nan")), fields.get("VmHWM", float("nan"))
+    return _process_mb("self")
 
 
 def load_average() -> str:
@@ -265,7 +260,7 @@ def run_batching() -> None:
         print(f"micro-batching, {threads} ONNX thread(s), median ms per text: " + "; ".join(out))
 
 
-def _process_mb(pid: int) -> tuple[float, float]:
+def _process_mb(pid: int | str) -> tuple[float, float]:
     """(VmRSS, VmHWM) of process ``pid`` in MB (Linux)."""
     fields = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

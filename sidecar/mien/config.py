@@ -201,8 +201,6 @@ def short_repr(value: Any) -> str:
     return _ShortRepr().repr(value)
 
 
-_show = short_repr
-
 
 def _fail(source: str, key: str, problem: str) -> InvalidArgument:
     return InvalidArgument(f"{source}: {key}: {problem}", field=key)
@@ -215,23 +213,23 @@ def _convert(value: Any, hint: Any, key: str, source: str) -> Any:
     if origin is tuple:
         args = typing.get_args(hint)
         if not isinstance(value, list | tuple) or len(value) != len(args):
-            raise _fail(source, key, f"expected a list of {len(args)} numbers, got {_show(value)}")
+            raise _fail(source, key, f"expected a list of {len(args)} numbers, got {short_repr(value)}")
         return tuple(_convert(v, a, f"{key}[{i}]", source) for i, (v, a) in enumerate(zip(value, args, strict=True)))
     if hint is bool:
         if not isinstance(value, bool):
-            raise _fail(source, key, f"expected true or false, got {_show(value)}")
+            raise _fail(source, key, f"expected true or false, got {short_repr(value)}")
         return value
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _fail(source, key, f"expected an integer, got {_show(value)}")
+            raise _fail(source, key, f"expected an integer, got {short_repr(value)}")
         return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise _fail(source, key, f"expected a number, got {_show(value)}")
+            raise _fail(source, key, f"expected a number, got {short_repr(value)}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
-            raise _fail(source, key, f"expected a string, got {_show(value)}")
+            raise _fail(source, key, f"expected a string, got {short_repr(value)}")
         return value
     if isinstance(hint, types.UnionType):
         return value
@@ -256,9 +254,9 @@ def _build(cls: type, data: Any, prefix: str, source: str) -> Any:
         if key in _RANGES:
             lo, hi = _RANGES[key]
             if not lo <= value <= hi:
-                raise _fail(source, key, f"{_show(value)} is out of range; accepted: {lo:g} to {hi:g}")
+                raise _fail(source, key, f"{short_repr(value)} is out of range; accepted: {lo:g} to {hi:g}")
         if key in _CHOICES and value not in _CHOICES[key]:
-            raise _fail(source, key, f"{_show(value)} is not one of {', '.join(_CHOICES[key])}")
+            raise _fail(source, key, f"{short_repr(value)} is not one of {', '.join(_CHOICES[key])}")
         kwargs[k] = value
     return cls(**kwargs)
 
