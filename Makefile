@@ -8,8 +8,7 @@ VENV ?= .venv
 PIP := $(VENV)/bin/pip
 BIN := $(VENV)/bin
 APT_TEST := espeak-ng libespeak-ng1 festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts libportaudio2 \
-	chromium nginx nodejs npm
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+	chromium nginx
 
 .PHONY: serve test lint bench protos clean
 
@@ -27,11 +26,8 @@ serve: $(VENV)/.runtime
 
 # Everything for the tests: system packages, the package itself (installed, not editable: the tests run
 # against the install), training and dev extras, and the node tools.
-$(VENV)/.test: pyproject.toml constraints.txt scripts/node/package.json | $(VENV)/bin/python
-	@command -v espeak-ng >/dev/null && command -v festival >/dev/null && command -v chromium >/dev/null \
-		&& command -v npm >/dev/null && test -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts \
-		&& (command -v nginx >/dev/null || test -x /usr/sbin/nginx) \
-		|| ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_TEST))
+$(VENV)/.test: pyproject.toml constraints.txt scripts/node/package.json scripts/install_system_packages.sh | $(VENV)/bin/python
+	scripts/install_system_packages.sh --node $(APT_TEST)
 	$(PIP) install -q -c constraints.txt torch==2.13.0
 	$(PIP) install -q -c constraints.txt ".[dev,train,live]"
 	cd scripts/node && npm install --no-audit --no-fund --silent
