@@ -5,10 +5,13 @@
 
 Batches are whole lines from their start (zero state, as at run time), cropped to ``--max-frames``;
 the network sees the log-mel frames up to ``lookahead_frames`` past each output frame (targets delayed
-by the look-ahead). Loss (per valid frame): L1 on all curves (mouth channels x2) + L1 on the lip
-aperture (the reference scorer's) + hinges on the scorer's thresholds (lips closed on p/b/m, open on
-vowels, at rest in long silences) + L1 on frame-to-frame velocity of the mouth channels. The EMA of
-the weights is evaluated on the validation split every ``--eval-every`` steps; the best one is kept.
+by the look-ahead). Loss (per valid frame, weighted by the frame's label confidence): L1 on all curves
+(mouth channels x2) + L1 on the lip aperture (the reference scorer's) + hinges on the scorer's thresholds
+(lips closed on p/b/m, open on vowels, at rest in long silences) + L1 on the frame-to-frame velocity of the
+mouth channels and on the second difference of the aperture (jitter) + the closure decision: cross-entropy
+of the closure logit against "the teacher's lips are closed" (x ``w_closure_bilabial`` on p/b/m frames, x
+``w_closure_vowel`` on vowels, where it must stay open). The EMA of the weights is evaluated on the
+validation split every ``--eval-every`` steps; the best one is kept.
 """
 
 from __future__ import annotations
@@ -58,7 +61,11 @@ class TrainConfig:
     w_open: float = 2.0
     w_rest: float = 3.0
     w_velocity: float = 2.0
+    w_jerk: float = 4.0
     w_bce: float = 1.0
+    w_gate: float = 1.0
+    w_closure_bilabial: float = 4.0
+    w_closure_vowel: float = 2.0
     init: str = ""
     """Start from this checkpoint's weights (fine-tuning) instead of random ones."""
 
@@ -71,6 +78,8 @@ class Split:
         self.targets = torch.from_numpy(arrays["targets"].astype(np.float32))
         self.weights = torch.from_numpy(arrays["weights"].astype(np.float32))
         self.labels = torch.from_numpy(arrays["labels"].astype(np.int64))
+        conf = arrays["conf"] if "conf" in arrays else np.ones(len(arrays["labels"]), np.float32)
+        self.conf = torch.from_numpy(conf.astype(np.float32))
         self.n = arrays["n_frames"].astype(np.int64)
         self.is_real = arrays["is_real"].astype(bool)
         self.t0 = np.concatenate([[0], np.cumsum(self.n)[:-1]])
@@ -95,6 +104,7 @@ class Split:
         targets = torch.zeros(b, t, self.targets.shape[1])
         labels = torch.zeros(b, t, dtype=torch.long)
         mask = torch.zeros(b, t)
+        conf = torch.zeros(b, t)
         for i, (c, n) in enumerate(zip(clips, lengths, strict=True)):
             f0, t0 = int(self.f0[c]), int(self.t0[c])
             feats[i, : n + L] = self.feats[f0: f0 + n + L]
@@ -105,13 +115,17 @@ class Split:
             targets[i, :n] = self.targets[t0: t0 + n]
             labels[i, :n] = self.labels[t0: t0 + n]
             mask[i, :n] = 1.0
-        return {"feats": feats, "emotion": emotion, "targets": targets, "labels": labels, "mask": mask}
+            conf[i, :n] = self.conf[t0: t0 + n]
+        return {"feats": feats, "emotion": emotion, "targets": targets, "labels": labels, "mask": mask * conf,
+                "valid": mask}
 
 
 def losses(pred: torch.Tensor, batch: dict[str, torch.Tensor], cfg: TrainConfig,
-           logits: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """``pred`` = sigmoid(``logits``); the cross-entropy on the logits keeps a gradient where the sigmoid
-    saturates (rare expressions such as a smile would otherwise stay stuck at 0)."""
+           logits: torch.Tensor | None = None, closure: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """``pred`` = the model's curves; ``logits`` its channel logits before the closure gate and smoothing (the
+    cross-entropy on them keeps a gradient where the sigmoid saturates: rare expressions such as a smile would
+    otherwise stay stuck at 0); ``closure`` the closure logit. ``batch["mask"]`` holds each frame's weight
+    (validity x label confidence)."""
     tgt, mask, labels = batch["targets"], batch["mask"], batch["labels"]
     denom = mask.sum().clamp(min=1.0)
     mouth = torch.tensor([cfg.w_mouth if n in SPEECH_CHANNELS else 1.0 for n in CHANNELS])
@@ -132,6 +146,17 @@ def losses(pred: torch.Tensor, batch: dict[str, torch.Tensor], cfg: TrainConfig,
         "rest": (torch.relu(ap_p - 0.02) * rest * mask).sum() / denom * cfg.w_rest,
         "velocity": ((dp - dt).abs().mean(2) * vel_mask).sum() / vel_mask.sum().clamp(min=1.0) * cfg.w_velocity,
     }
+    jerk_mask = mask[:, 2:] * mask[:, 1:-1] * mask[:, :-2]
+    d2p = ap_p[:, 2:] - 2 * ap_p[:, 1:-1] + ap_p[:, :-2]
+    d2t = ap_t[:, 2:] - 2 * ap_t[:, 1:-1] + ap_t[:, :-2]
+    out["jerk"] = ((d2p - d2t).abs() * jerk_mask).sum() / jerk_mask.sum().clamp(min=1.0) * cfg.w_jerk
+    if closure is not None and cfg.w_gate:
+        shut = (ap_t < 0.04).float()
+        known = ((ap_t < 0.04) | (ap_t > 0.10)).float()
+        weight = known * (1.0 + (cfg.w_closure_bilabial - 1.0) * (labels == BILABIAL).float()
+                          + (cfg.w_closure_vowel - 1.0) * (labels == VOWEL).float())
+        ce = torch.nn.functional.binary_cross_entropy_with_logits(closure[..., 0], shut, reduction="none")
+        out["gate"] = (ce * weight * mask).sum() / denom * cfg.w_gate
     if logits is not None and cfg.w_bce:
         bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, tgt, reduction="none")
         entropy = torch.nn.functional.binary_cross_entropy(tgt.clamp(1e-6, 1 - 1e-6), tgt, reduction="none")
@@ -147,17 +172,18 @@ def validate(model: A2C, split: Split, cfg: TrainConfig) -> dict[str, float]:
     order = np.argsort(split.n)
     sums: dict[str, float] = {}
     closed_ok = closed_n = open_ok = open_n = rest_ok = rest_n = 0.0
-    sq = frames = 0.0
+    sq = frames = jit = jit_frames = 0.0
     speech_idx = [CHANNELS.index(n) for n in SPEECH_CHANNELS]
     for i in range(0, len(order), 16):
         b = split.batch(order[i: i + 16], 10**9)
-        pred = model.run(b["feats"], b["emotion"])[:, LOOKAHEAD_FRAMES:]
-        parts = losses(pred, b, cfg)
+        pred, _, closure = (v[:, LOOKAHEAD_FRAMES:] if v is not None else None
+                            for v in model.run_outputs(b["feats"], b["emotion"]))
+        parts = losses(pred, b, cfg, closure=closure)
         w = float(b["mask"].sum())
         for k, v in parts.items():
             sums[k] = sums.get(k, 0.0) + float(v) * w
         ap = aperture(pred, CHANNELS)
-        m = b["mask"] > 0
+        m = b["valid"] > 0
         lab = b["labels"]
         closed_ok += float(((ap <= 0.08) & m & (lab == BILABIAL)).sum())
         closed_n += float((m & (lab == BILABIAL)).sum())
@@ -166,11 +192,15 @@ def validate(model: A2C, split: Split, cfg: TrainConfig) -> dict[str, float]:
         rest_ok += float(((ap <= 0.05) & m & (lab == REST)).sum())
         rest_n += float((m & (lab == REST)).sum())
         sq += float((((pred - b["targets"])[..., speech_idx] ** 2).mean(2) * b["mask"]).sum())
+        d2 = ap[:, 2:] - 2 * ap[:, 1:-1] + ap[:, :-2]
+        jit += float((d2.abs() * (b["valid"][:, 2:] > 0)).sum())
+        jit_frames += float((b["valid"][:, 2:] > 0).sum())
         frames += w
     model.train()
     out = {k: v / frames for k, v in sums.items()}
     out.update(closed_frames=closed_ok / max(closed_n, 1), open_frames=open_ok / max(open_n, 1),
-               rest_frames=rest_ok / max(rest_n, 1), mouth_rmse=math.sqrt(sq / frames))
+               rest_frames=rest_ok / max(rest_n, 1), mouth_rmse=math.sqrt(sq / frames),
+               jitter_per_s=jit / max(jit_frames, 1) * 60.0)
     return out
 
 
@@ -244,9 +274,9 @@ def train(train_split: Split, val_split: Split, model_cfg: ModelConfig, cfg: Tra
         b = train_split.batch(clips.astype(np.int64), cfg.max_frames)
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
-        logits = model.run_logits(b["feats"], b["emotion"])[:, LOOKAHEAD_FRAMES:]
-        pred = torch.sigmoid(logits)
-        parts = losses(pred, b, cfg, logits)
+        pred, logits, closure = (v[:, LOOKAHEAD_FRAMES:] if v is not None else None
+                                 for v in model.run_outputs(b["feats"], b["emotion"]))
+        parts = losses(pred, b, cfg, logits, closure)
         opt.zero_grad(set_to_none=True)
         parts["total"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -289,8 +319,10 @@ def load_checkpoint(path: Path) -> tuple[A2C, dict[str, object]]:
 
 
 def default_model_config(**kw: object) -> ModelConfig:
-    """The shipped architecture: 6 causal dilated conv blocks (receptive field 127 frames = 2.1 s), no GRU."""
-    base: dict[str, object] = {"gru_hidden": 0, "dilations": (1, 2, 4, 8, 16, 32)}
+    """The shipped architecture: 6 causal dilated conv blocks (receptive field 127 frames = 2.1 s), no GRU, the
+    closure head and gate, a 3-tap smoothing FIR."""
+    base: dict[str, object] = {"gru_hidden": 0, "dilations": (1, 2, 4, 8, 16, 32), "closure_head": True,
+                               "smooth_taps": (0.25, 0.5, 0.25)}
     base.update(kw)
     return ModelConfig(channels=CHANNELS, speech_channels=SPEECH_CHANNELS, **base)  # type: ignore[arg-type]
 
