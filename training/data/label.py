@@ -335,35 +335,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--only", default="", help="comma-separated sources")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--force", action="store_true", help="re-label clips labelled before (e.g. after aligner fixes)")
-    ap.add_argument("--limit", type=int, default=0, help="at most this many clips per source (quick checks)")
+    ap.add_argument("--share", type=float, default=1.0,
+                    help="label this share of each source's clips (chosen by a hash of the id; quick or partial runs)")
     args = ap.parse_args(argv)
     root = args.root.expanduser()
     only = [s for s in args.only.split(",") if s] or None
     rows = load_manifest(root, only)
     by_source: dict[str, list[dict[str, object]]] = {}
     for r in rows:
-        by_source.setdefault(str(r["source"]), []).append(r)
+        if args.share >= 1.0 or int(hashlib.sha1(str(r["id"]).encode()).hexdigest()[:8], 16) % 10000 \
+                < args.share * 10000:
+            by_source.setdefault(str(r["source"]), []).append(r)
     t0 = time.perf_counter()
     with mp.get_context("fork").Pool(args.workers) as pool:
         for source, items in sorted(by_source.items()):
-            if args.limit:
-                items = items[: args.limit]
             out = root / source / "labels.jsonl"
-            done = {}
-            if out.exists() and not args.force:
-                for line in out.read_text(encoding="utf-8").splitlines():
-                    d = json.loads(line)
-                    if d.get("version") == LABEL_VERSION:
-                        done[d["id"]] = d
+            partial = out.with_suffix(".jsonl.partial")
+            done: dict[str, dict[str, object]] = {}
+            for path in (out, partial):
+                if path.exists() and not (args.force and path == out):
+                    for line in path.read_text(encoding="utf-8").splitlines():
+                        d = json.loads(line)
+                        if d.get("version") == LABEL_VERSION:
+                            done[str(d["id"])] = d
             todo = [r for r in items if r["id"] not in done]
-            infos = list(done.values())
-            for i, info in enumerate(pool.imap_unordered(_job, todo, chunksize=4)):
-                infos.append(info)
-                if (i + 1) % 200 == 0:
-                    print(f"  {source}: {i + 1}/{len(todo)} ({time.perf_counter() - t0:.0f} s)", flush=True)
-            order = {r["id"]: i for i, r in enumerate(items)}
-            infos.sort(key=lambda d: order.get(str(d["id"]), 1 << 30))
+            with open(partial, "a", encoding="utf-8") as log:  # progress survives an interruption
+                for i, info in enumerate(pool.imap_unordered(_job, todo, chunksize=4)):
+                    done[str(info["id"])] = info
+                    log.write(json.dumps(info, ensure_ascii=False) + "\n")
+                    if (i + 1) % 200 == 0:
+                        log.flush()
+                        print(f"  {source}: {i + 1}/{len(todo)} ({time.perf_counter() - t0:.0f} s)", flush=True)
+            order = {r["id"]: i for i, r in enumerate(load_manifest(root, [source]))}
+            infos = sorted(done.values(), key=lambda d: order.get(str(d["id"]), 1 << 30))
             out.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in infos), encoding="utf-8")
+            partial.unlink()
             kept = sum("dropped" not in d for d in infos)
             print(f"{source}: {kept}/{len(infos)} labelled ({time.perf_counter() - t0:.0f} s)", flush=True)
     return 0

@@ -400,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--festival-n", type=int, default=900, help="festival clips (0: none)")
     ap.add_argument("--corpora", type=Path, default=CORPORA)
     ap.add_argument("--real", type=Path, default=REAL, help="root of training.data.real (fetched + labelled)")
+    ap.add_argument("--no-fetch", action="store_true", help="use the real sources as they are (no fetch/label)")
     ap.add_argument("--min-conf", type=float, default=0.3, help="drop real lines with a lower label confidence")
     ap.add_argument("--synthetic-copies", type=int, default=1, help="augmented copies per synthetic clip")
     ap.add_argument("--real-copies", type=int, default=2, help="copies per real training line (copy 0: clean or "
@@ -419,7 +420,8 @@ def main(argv: list[str] | None = None) -> int:
                                          args.workers)
     espeak_rows = ensure_synthetic("espeak", args.espeak_n, args.seed, args.espeak_dir.expanduser(), args.workers)
     corpora_rows = ensure_corpora(args.corpora.expanduser())
-    ensure_real(args.real.expanduser(), args.workers)
+    if not args.no_fetch:
+        ensure_real(args.real.expanduser(), args.workers)
     real_train, real_held, label_stats = real_items(args.real.expanduser(), args.min_conf)
     teacher = Teacher()
     sp = split_items(espeak_rows, args.espeak_dir.expanduser(), corpora_rows, out / "aligned", teacher,

@@ -13,6 +13,9 @@ Held-out sets (none of their audio is trained on):
   (``training.data.real.HELD_OUT``: the Tux Paint Catalan reader, the Italian Asterisk voice at 8 kHz);
   references are their labels (espeak-ng phonemes force-aligned, ``training.data.label``);
 * ``synthetic_heldout`` — espeak-ng voices/variants never trained on, exact timelines;
+* ``real_8bit_11k`` / ``real_gsm_8k`` — the fixtures and the real held-out speakers again, stored as 1990s game
+  audio (unsigned 8-bit PCM at 11.025 kHz, ``training.data.augment.channel``) and sent through a GSM 06.10
+  telephone codec at 8 kHz (the channel of the held-out game voice acting and of telephone prompts);
 * ``unseen_synthesizer`` — a synthesizer never trained on (Piper, the ``joe`` US voice: a neural VITS voice),
   exact timelines from its own durations (``training.data.piper``; the set is skipped if not generated).
 
@@ -32,6 +35,7 @@ import json
 import math
 import sys
 import time
+import zlib
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -102,6 +106,9 @@ def clips_of(data: Path) -> dict[str, list[dict[str, Any]]]:
             sets["foreign_heldout"] = [{**c, "teacher": "phones"} for c in held["foreign_heldout"]]
         sets["synthetic_heldout"] = [{**c, "teacher": "phones", "voice": _synthetic_group(c["voice"])}
                                      for c in held["synthetic_heldout"]]
+    real = [dict(c) for c in sets["fixtures"] + sets.get("real_heldout", [])]
+    sets["real_8bit_11k"] = [{**c, "channel": "pcm8_11k"} for c in real]
+    sets["real_gsm_8k"] = [{**c, "channel": "gsm"} for c in real]
     piper = CACHE / "piper" / "manifest.jsonl"
     if piper.exists():
         rows = [json.loads(x) for x in piper.read_text().splitlines()]
@@ -132,7 +139,12 @@ class Evaluator:
         x, sr = sf.read(c["wav"], dtype="float32")
         assert sr == 16000
         segs = SCORER.read_ref(c["phones"])
-        track = self.neural_track(x, Emotion.neutral())
+        heard = x
+        if c.get("channel"):
+            from training.data.augment import channel
+
+            heard, _ = channel(x, sr, np.random.default_rng(zlib.crc32(c["id"].encode())), c["channel"])
+        track = self.neural_track(heard, Emotion.neutral())
         assert track.info.mode == "neural", track.info.mode
         pred = np.stack([track.channel(n) for n in CHANNELS], axis=1)
         if c["teacher"] == "transcript":

@@ -115,6 +115,8 @@ class A2C(nn.Module):
         self.register_buffer("perm", torch.tensor(inverse, dtype=torch.long), persistent=False)
         self.n_speech = len(speech)
         if c.closure_head:
+            with torch.no_grad():  # start with the gate open (g ~ 0): a closure must be learnt
+                self.speech_head[2].bias[len(speech)] = -3.0
             names = list(c.channels)
             lips = [names.index(n) for n in ("mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft",
                                               "mouthLowerDownRight")]

@@ -48,7 +48,7 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     warmup: int = 200
-    real_fraction: float = 0.3
+    real_fraction: float = 0.6
     ema: float = 0.99
     eval_every: int = 250
     max_minutes: float = 85.0
@@ -68,6 +68,9 @@ class TrainConfig:
     w_closure_vowel: float = 2.0
     init: str = ""
     """Start from this checkpoint's weights (fine-tuning) instead of random ones."""
+    init_onnx: str = ""
+    """Start from the weights of an exported model (``.onnx``; e.g. the previously shipped one): its feature
+    statistics are then used too, so its weights see the inputs they were trained on."""
 
 
 class Split:
@@ -243,6 +246,9 @@ def train(train_split: Split, val_split: Split, model_cfg: ModelConfig, cfg: Tra
             state["expr_head.0.weight"] = wide
         model.load_state_dict(state)
         print(f"starting from {cfg.init} (step {ck['step']})", flush=True)
+    if cfg.init_onnx:
+        load_onnx_weights(model, Path(cfg.init_onnx).expanduser())
+        print(f"starting from the weights of {cfg.init_onnx}", flush=True)
     ema = EMA(model, cfg.ema)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     t_start = time.perf_counter()
@@ -308,6 +314,34 @@ def train(train_split: Split, val_split: Split, model_cfg: ModelConfig, cfg: Tra
                "minutes": round((time.perf_counter() - t_start) / 60.0, 2), "history": history}
     (out / "train_summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def load_onnx_weights(model: A2C, path: Path) -> None:
+    """Copy the initializers of an exported A2C into ``model``: named tensors by name, the Linear layers'
+    (exported as transposed ``onnx::MatMul_*`` tensors) by their order in the graph; output rows the export
+    does not have (a new closure logit) keep their fresh initialisation."""
+    import onnx
+    from onnx import numpy_helper
+
+    proto = onnx.load(str(path))
+    tensors = [(i.name, torch.from_numpy(numpy_helper.to_array(i).copy())) for i in proto.graph.initializer]
+    state = model.state_dict()
+    linears = [k for k in state if k.endswith(".weight") and state[k].dim() == 2]
+    matmuls = [t for n, t in tensors if n.startswith("onnx::MatMul")]
+    if len(matmuls) != len(linears):
+        raise ValueError(f"{path}: {len(matmuls)} MatMul weights for {len(linears)} Linear layers")
+    new = dict(state)
+    for key, weight in zip(linears, matmuls, strict=True):
+        w = weight.T
+        if w.shape[1] != state[key].shape[1]:
+            raise ValueError(f"{path}: {key} has {w.shape[1]} inputs, the model {state[key].shape[1]}")
+        new[key] = state[key].clone()
+        new[key][: w.shape[0]] = w
+    for name, t in tensors:
+        if name in state:
+            new[name] = state[name].clone()
+            new[name][: t.shape[0]] = t
+    model.load_state_dict(new)
 
 
 def load_checkpoint(path: Path) -> tuple[A2C, dict[str, object]]:
@@ -407,6 +441,9 @@ def main(argv: list[str] | None = None) -> int:
     cfg = TrainConfig(**{k: getattr(args, k) for k in TrainConfig.__dataclass_fields__})
     data = args.data.expanduser()
     stats = json.loads((data / "stats.json").read_text())
+    if cfg.init_onnx:
+        features = json.loads(Path(cfg.init_onnx + ".json").expanduser().read_text())["features"]
+        stats = {"mean": features["mean"], "std": features["std"]}
     mean, std = np.array(stats["mean"]), np.array(stats["std"])
     manifest = json.loads((data / "manifest.json").read_text())
     t0 = time.perf_counter()
@@ -414,13 +451,22 @@ def main(argv: list[str] | None = None) -> int:
     va = Split.load(data / "val.npz", mean, std)
     print(f"loaded {len(tr)} training / {len(va)} validation clips in {time.perf_counter() - t0:.0f} s", flush=True)
     model_cfg = default_model_config(conv_channels=args.conv_channels, gru_hidden=args.gru_hidden)
-    training_data = [
-        {"name": name, "source": src["source"] if "source" in src else name, "licence": src["licence"],
-         "minutes": src["minutes_unique"], "use": "training (teacher targets; augmented copies)"}
-        for name, src in manifest["training_sources"].items()]
+    from training.data.real import SOURCES as REAL_SOURCES
+
+    real = {s.name: s for s in REAL_SOURCES}
+    training_data = []
+    for name, src in manifest["training_sources"].items():
+        entry = {"name": name, "source": src.get("source", name), "licence": src["licence"],
+                 "minutes": src["minutes_unique"], "use": "training (teacher targets; augmented copies)"}
+        if name in real:
+            entry["source"] = "Debian " + ", ".join(f"{p}={v}" for p, v in real[name].packages)
+            entry["what"] = real[name].description
+            entry["licence_for_weights"] = real[name].weights_note
+        training_data.append(entry)
     extra = {"stats": stats, "training_data": training_data, "data_manifest": {
-        k: manifest[k] for k in ("seed", "espeak_n", "synthetic_copies", "real_copies", "splits",
-                                 "real_train_speakers", "held_out_synthetic_voices", "held_out_real_speakers")}}
+        k: manifest[k] for k in ("seed", "espeak_n", "festival_n", "synthetic_copies", "real_copies", "min_conf",
+                                 "splits", "labels", "real_train_speakers", "held_out_synthetic_voices",
+                                 "held_out_real_speakers") if k in manifest}}
     summary = train(tr, va, model_cfg, cfg, out, extra)
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=1))
     return 0
