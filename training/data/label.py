@@ -41,7 +41,7 @@ from training.data.phonemize import UnknownPhoneme, phonemize
 
 __all__ = ["Segment", "label_clip", "closure_evidence", "read_labels", "line_confidence", "LABEL_VERSION"]
 
-LABEL_VERSION = 2
+LABEL_VERSION = 3
 SAMPLE_RATE = 16000
 FRAME_S = 0.01
 BILABIALS = frozenset({"P", "B", "M"})
@@ -119,8 +119,10 @@ class _Foreign:
     def __init__(self) -> None:
         from mien._sphinx import Decoder
 
-        self.decoders = [Decoder(language_model=False, samprate=float(SAMPLE_RATE), cmn="batch"),
-                         Decoder(language_model=False, samprate=float(SAMPLE_RATE), cmn="batch", fsgusefiller=False)]
+        # bestpath=False as in the runtime's aligner (mien.phonemes: the lattice best path can break the phone pass)
+        settings = {"samprate": float(SAMPLE_RATE), "cmn": "batch", "bestpath": False}
+        self.decoders = [Decoder(language_model=False, **settings),
+                         Decoder(language_model=False, fsgusefiller=False, **settings)]
         self.known: set[str] = set()
 
     def word(self, phones: tuple[str, ...]) -> str:
