@@ -225,10 +225,10 @@ def neural_animator(model: NeuralModel) -> Animator:
     return Animator(neural_model=model)
 
 
-# Bilabial closure on real voices misses its target (measured 0.43 on these fixtures, 0.67 on the other
-# held-out real speakers, 0.98 on held-out synthetic voices): the registries reachable here hold 5.8 min of
-# transcribed English from one real speaker to train on. MODEL_CARD.md ("Known gaps"). Strict: when a model
-# reaches the target these tests fail until the marker goes.
+# Bilabial closure on real voices misses its target (model 2.0.0: 0.43 on these fixtures, 0.83 on the other
+# held-out English speakers, 0.98 on held-out synthetic voices): it is a short fine-tune on 50 min of real
+# speech, not yet the full retrain. MODEL_CARD.md ("Known gaps"). Strict: when a model reaches the target
+# these tests fail until the marker goes.
 PBM_GAP = pytest.mark.xfail(strict=True, reason="bilabial closure on real voices below 0.85: MODEL_CARD.md")
 
 
