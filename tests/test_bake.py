@@ -40,6 +40,7 @@ from mien.channels import ARKIT52
 from mien.config import Config
 from mien.emotion import Emotion
 from mien.emotion_state import EmotionStateConfig, EmotionStateEngine
+from mien.errors import MienError
 from mien.rig import load_rig
 from mien_bake import BakeOptions, bake, load_manifest, read_glb, runner
 from mien_bake.cache import BakeCache
@@ -793,6 +794,53 @@ def test_sigkill_midway_leaves_no_partial_output_and_the_rerun_resumes(
     assert "0 failed" in rerun.stdout
 
 
+_STUCK_WORKERS = """
+import sys, time
+import mien_bake.runner as runner
+# Workers as stuck as a native call holding the GIL can make them: no watchdog, a line that never ends.
+runner._watch_parent = lambda parent_pid: None
+runner._Worker.bake = lambda self, job: time.sleep(300)
+from mien_bake.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc to watch the worker processes")
+def test_the_lock_dies_with_the_bake_even_when_its_workers_are_stuck(tmp_path: Path) -> None:
+    """SIGKILL of the bake: the output folder is free that instant (the workers never held its lock), and the
+    workers die with it (PR_SET_PDEATHSIG) even when they could not run their watchdog."""
+    folder = manifest_folder(tmp_path, ("cards_001",))
+    manifest = _kill_manifest(folder, 4)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-c", _STUCK_WORKERS, str(manifest), "-o", str(out), "--jobs", "2",
+                             "--progress", "none"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers := _children(proc.pid)) < 2:
+            assert proc.poll() is None, "the bake ended before its workers started"
+            assert time.monotonic() < deadline, "the workers did not start within 120 s"
+            time.sleep(0.02)
+        time.sleep(0.5)  # the workers are in their (endless) lines
+        with pytest.raises(MienError, match="another mien bake is writing"), runner._locked(BakeCache(out)):
+            pass  # while the bake runs, its folder is locked
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        with runner._locked(BakeCache(out)):  # at once: no retry, no wait
+            pass
+        deadline = time.monotonic() + 2
+        while alive := [w for w in workers if _alive(w)]:
+            assert time.monotonic() < deadline, f"workers {alive} outlived the killed bake"
+            time.sleep(0.02)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        for worker in workers:
+            if _alive(worker):
+                os.kill(worker, signal.SIGKILL)
+
+
 def test_dry_run_plans_without_writing(tmp_path: Path) -> None:
     folder = manifest_folder(tmp_path, ("cards_001",))
     manifest = write_manifest(folder, HEADER + GOOD_LINE)
@@ -843,8 +891,8 @@ def test_a_crashing_worker_fails_only_the_line_it_was_baking(monkeypatch: pytest
     monkeypatch.setattr(runner._Worker, "bake", fake_bake)
     setup = runner._Setup(Config(), None, {}, {}, None, os.getpid())
     ids = ["a", "b", "crash", "c", "d", "e"]
-    jobs = [runner._Job(i, "npc", b"", None, Emotion.neutral(), 60.0, 0, "auto", AnimationOptions(), (), False, {})
-            for i in ids]
+    jobs = [runner._Job(i, "npc", "", "", None, Emotion.neutral(), 60.0, 0, "auto", AnimationOptions(), (), False,
+                        {}) for i in ids]
     outcomes: dict[str, Any] = {}
 
     def handle(job: runner._Job, outcome: Any) -> bool:

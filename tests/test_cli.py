@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from conftest import SPEECH
-from mien.cli import main, parse_emotion
-from mien.emotion import Emotion, EmotionKeyframe
+from mien.cli import main
+from mien.emotion import Emotion, EmotionKeyframe, parse_emotion
 from mien.errors import InvalidArgument
 
 

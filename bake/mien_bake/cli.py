@@ -1,7 +1,7 @@
 """``mien bake MANIFEST.yaml -o OUT_DIR``: the argument parser and the command (called from :mod:`mien.cli`).
 
     mien bake MANIFEST.yaml -o OUT_DIR [--jobs N] [--force] [--fail-fast] [--progress auto|bar|json|none]
-              [--prune] [--dry-run]
+              [--prune] [--dry-run] [--allow-outside-inputs]
 
 The summary goes to stdout, progress to stderr. Exit codes: 0 every line baked or unchanged, 1 some
 line failed (the others were written), 2 the manifest or the output folder is unusable, 130 when
@@ -35,6 +35,8 @@ def add_bake_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument("--prune", action="store_true",
                         help="delete the outputs of lines and characters no longer in the manifest")
     parser.add_argument("--dry-run", action="store_true", help="validate and list what would be baked; write nothing")
+    parser.add_argument("--allow-outside-inputs", action="store_true",
+                        help="accept symbolic links in the manifest's folder that resolve to files outside it")
     return parser
 
 
@@ -46,7 +48,7 @@ def run_bake(args: argparse.Namespace, config: Config) -> int:
         print("mien bake: --jobs must be >= 0 (0 = one per CPU)", file=sys.stderr)
         return 2
     options = BakeOptions(jobs=args.jobs, force=args.force, fail_fast=args.fail_fast, progress=args.progress,
-                          prune=args.prune, dry_run=args.dry_run)
+                          prune=args.prune, dry_run=args.dry_run, allow_outside_inputs=args.allow_outside_inputs)
     try:
         result = bake(args.manifest, args.output, options, config=config)
     except KeyboardInterrupt:

@@ -24,7 +24,11 @@ has problems that stop some lines); 2 the manifest is unusable or the output fol
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import dataclasses
+import errno
+import hashlib
 import io
 import json
 import multiprocessing
@@ -48,11 +52,11 @@ import numpy as np
 
 import mien
 from mien import AnimationOptions, Animator, EncodedAudio, LineRequest
-from mien.channels import CHANNELS
 from mien.config import Config
 from mien.emotion import Emotion, EmotionKeyframe
 from mien.errors import MienError
-from mien.rig import RigProfile, load_rig, parse_rig
+from mien.files import read_limited
+from mien.rig import INTERNAL_RIG, RigProfile, load_rig, parse_rig
 
 from .cache import (
     CACHE_DIR,
@@ -67,7 +71,7 @@ from .cache import (
 )
 from .emotions import EngineFactory, resolve_emotions
 from .gltf import Clip, build_glb
-from .manifest import Character, Line, Manifest, Mode, load_manifest
+from .manifest import CHARACTERS_DIR, REPORT_FILE, Character, Line, Manifest, Mode, load_manifest
 from .progress import Progress, make_progress
 
 __all__ = [
@@ -84,15 +88,12 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
-REPORT_FILE = "bake_report.json"
-CHARACTERS_DIR = "characters"
 _CLIPS_DIR = "clips"
 _LOCK_FILE = "lock"
 _WORKER_LOG = "workers.log"
-_INTERNAL_RIG = "arkit52"
-"""The identity profile: its output is the internal channel set (user profiles are applied to it)."""
 _WATCHDOG_S = 0.5
 _ORPHAN_EXIT = 3
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _INFLIGHT_PER_WORKER = 2
 _STATUSES = ("done", "skipped", "failed", "cancelled")
 
@@ -113,6 +114,8 @@ class BakeOptions:
     """Delete the outputs of lines and characters no longer in the manifest."""
     dry_run: bool = False
     """Validate and plan only: report what would be baked, write nothing."""
+    allow_outside_inputs: bool = False
+    """Accept symbolic links in the manifest's folder that resolve to files outside it."""
 
 
 @dataclass
@@ -200,13 +203,18 @@ class _Setup:
     meshes: Mapping[str, _MeshSpec]
     worker_log: str | None
     parent_pid: int
+    inherited_fds: tuple[int, ...] = ()
+    """Descriptors of the bake process that forked workers close at once (none under spawn)."""
 
 
 @dataclass(frozen=True)
 class _Job:
     line_id: str
     character: str
-    audio: bytes
+    audio_path: str
+    """Read by the worker (only jobs in flight hold audio in memory, however long the manifest)."""
+    audio_sha256: str
+    """The planned content: a file changed since planning fails its line instead of baking other audio."""
     transcript: str | None
     emotion: Emotion | tuple[EmotionKeyframe, ...]
     fps: float
@@ -254,6 +262,16 @@ class _Worker:
         self.animator = animator
         self._profiles: dict[str, RigProfile] = {}
 
+    def _audio(self, job: _Job) -> bytes:
+        try:
+            with open(job.audio_path, "rb") as handle:
+                data = read_limited(handle, self.setup.config.limits.max_message_bytes, job.meta["audio"])
+        except OSError as exc:
+            raise MienError(f"cannot read {job.meta['audio']}: {exc.strerror}") from None
+        if sha256_hex(data) != job.audio_sha256:
+            raise MienError(f"{job.meta['audio']} changed while the bake was running; run the bake again")
+        return data
+
     def _profile(self, character: str) -> RigProfile:
         profile = self._profiles.get(character)
         if profile is None:
@@ -275,19 +293,13 @@ class _Worker:
     def _bake(self, job: _Job, started: float) -> _Baked:
         spec = self.setup.rigs[job.character]
         request = LineRequest(
-            audio=EncodedAudio(job.audio), transcript=job.transcript, emotion=job.emotion, fps=job.fps,
-            rig=spec.name if spec.shipped else _INTERNAL_RIG, seed=job.seed,
+            audio=EncodedAudio(self._audio(job)), transcript=job.transcript, emotion=job.emotion, fps=job.fps,
+            rig=spec.name if spec.shipped else INTERNAL_RIG, seed=job.seed,
             mode=job.mode, options=job.options, request_id=job.line_id,
         )
         track = self.animator.animate(request)
         if not spec.shipped:
-            if tuple(track.channel_names) != CHANNELS:
-                raise MienError(f"the {_INTERNAL_RIG} profile no longer outputs the internal channel set, so "
-                                "user rig profiles cannot be applied; this is a Mien bug")
-            profile = self._profile(job.character)
-            track = profile.apply(track)
-            versions = {**track.info.versions, "rig": f"{profile.name}@{profile.version}"}
-            track = dataclasses.replace(track, info=dataclasses.replace(track.info, versions=versions))
+            track = self._profile(job.character).apply(track)  # from the internal channel set
         files: dict[str, bytes] = {}
         if "glb" in job.formats:
             mesh = self.setup.meshes.get(job.character)
@@ -318,8 +330,27 @@ def _watch_parent(parent_pid: int) -> None:
             os._exit(_ORPHAN_EXIT)
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """Make the kernel SIGKILL this worker the moment the bake process dies (Linux ``PR_SET_PDEATHSIG``: no
+    wait for the GIL or a native call to return), then check the parent did not die before that took effect.
+    The watchdog thread started after this is the fallback where prctl is missing."""
+    if sys.platform.startswith("linux"):
+        try:
+            prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):  # no such libc symbol: the watchdog alone
+            prctl = None
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:
+        os._exit(_ORPHAN_EXIT)
+
+
 def _init_worker(setup: _Setup) -> None:
     global _WORKER, _WORKER_ERROR
+    _die_with_parent(setup.parent_pid)
+    for fd in setup.inherited_fds:  # the output folder's lock file (fork copies every descriptor)
+        with contextlib.suppress(OSError):
+            os.close(fd)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is handled by the bake process
     if setup.worker_log:
         fd = os.open(setup.worker_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -427,22 +458,33 @@ def _cpu_count() -> int:
 
 @contextmanager
 def _locked(cache: BakeCache) -> Iterator[None]:
-    """One bake at a time per output folder (POSIX advisory lock; a no-op where fcntl is missing)."""
+    """One bake at a time per output folder (a no-op where fcntl is missing).
+
+    A POSIX record lock (``lockf``), not ``flock``: a record lock belongs to the process that took it, so
+    forked workers never hold it, and the kernel drops it the instant that process dies (SIGKILL included),
+    whatever its workers are doing. (An ``flock`` lock belongs to the open file, which forked children share:
+    it would outlive the bake in any worker still running.) The descriptor is close-on-exec, and forked
+    workers close it at once.
+    """
     try:
         import fcntl
     except ImportError:  # Windows: no advisory lock
         yield
         return
-    with open(cache.dir / _LOCK_FILE, "a+b") as handle:
+    fd = os.open(cache.dir / _LOCK_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EAGAIN):
+                raise
             raise MienError(f"another mien bake is writing to {cache.out_dir}; wait for it or use another "
                             "output folder") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        cache.lock_fd = fd
+        yield
+    finally:
+        cache.lock_fd = None
+        os.close(fd)  # releases the lock
 
 
 @contextmanager
@@ -452,6 +494,20 @@ def _closing(cache: BakeCache) -> Iterator[None]:
         yield
     finally:
         cache.close()
+
+
+def _file_sha256(path: Path, limit: int, label: str) -> str:
+    """sha256 of a file read in blocks (never whole in memory), refusing one larger than ``limit``."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            size += len(block)
+            if size > limit:
+                raise MienError(f"{label} is larger than {limit} bytes, the largest input accepted (config "
+                                "limits.max_message_bytes, as for a request to the sidecar)")
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _npy(values: np.ndarray) -> bytes:
@@ -476,7 +532,6 @@ class _Bake:
         self.outcomes: dict[str, LineOutcome] = {}
         self.characters: dict[str, dict[str, Any]] = {}
         self.digests: dict[str, str] = {}
-        self.clips: dict[str, np.ndarray] = {}
         self.timings: dict[str, float] = {}
         self.notes: list[str] = []
         self.total = len(manifest.declared_line_ids)
@@ -492,6 +547,40 @@ class _Bake:
             raise MienError(f"neural model {model} does not exist (config neural.model); fix the path or leave it "
                             "empty for the bundled model")
         self.speech_model = Path(model) if model is not None else None
+        self.inputs = {str(p).casefold(): p for p in manifest.input_files}
+
+    # ------------------------------------------------------------------ trust
+    def input_at(self, path: Path) -> Path | None:
+        """The manifest's input file at ``path`` (an output's place), or None."""
+        entry = Path(os.path.realpath(path.parent)) / path.name
+        hit = self.inputs.get(str(entry).casefold())
+        if hit is None:
+            return None
+        if str(hit) == str(entry):
+            return hit
+        try:  # the same name but for case: the same file on a case-insensitive file system
+            return hit if os.path.samefile(hit, entry) else None
+        except OSError:
+            return None
+
+    def clashes(self) -> list[str]:
+        """Outputs of this bake that would replace one of the manifest's inputs, and inputs inside the cache
+        folder (which the bake empties and rewrites). Checked before anything is written."""
+        out: list[str] = []
+        cache_dir = Path(os.path.realpath(self.cache.dir))
+        out.extend(f"the input {p} is inside the bake's cache folder {cache_dir}" for p in self.manifest.input_files
+                   if p.is_relative_to(cache_dir))
+        places = [(self.out_dir / REPORT_FILE, "the bake report")]
+        places += [(self.out_dir / f"{line.id}.{fmt}", f"line {line.id}") for line in self.manifest.lines
+                   for fmt in self.defaults.formats]
+        if self.defaults.per_character_glb:
+            places += [(self.out_dir / CHARACTERS_DIR / f"{cid}.glb", f"character {cid}")
+                       for cid in self.manifest.characters]
+        for place, what in places:
+            hit = self.input_at(place)
+            if hit is not None:
+                out.append(f"{place} ({what}) would replace the input {hit}")
+        return out
 
     # ------------------------------------------------------------------ bookkeeping
     def finish_line(self, outcome: LineOutcome) -> None:
@@ -526,12 +615,12 @@ class _Bake:
         return names
 
     # ------------------------------------------------------------------ planning
-    def line_digest(self, line: Line, character: Character, audio: bytes,
+    def line_digest(self, line: Line, character: Character, audio_sha256: str,
                     emotion: Emotion | tuple[EmotionKeyframe, ...], meta: Mapping[str, Any], engine: str) -> str:
         return sha256_hex(canonical_json({
             "engine": engine,
             "id": line.id,
-            "audio": sha256_hex(audio),
+            "audio": audio_sha256,
             "transcript": line.transcript,
             "emotion": emotion_json(emotion),
             "fps": self.defaults.fps,
@@ -561,9 +650,10 @@ class _Bake:
                 continue
             emotion = resolved.by_line[line.id]
             try:
-                audio = line.audio.read_bytes()
-            except OSError as exc:
-                self.finish_line(LineOutcome(line.id, line.character, "failed", f"cannot read {line.audio_ref}: {exc}"))
+                audio = _file_sha256(line.audio, self.config.limits.max_message_bytes, line.audio_ref)
+            except (OSError, MienError) as exc:
+                error = f"cannot read {line.audio_ref}: {exc.strerror}" if isinstance(exc, OSError) else str(exc)
+                self.finish_line(LineOutcome(line.id, line.character, "failed", error))
                 continue
             meta = {"line_id": line.id, "character": line.character, "audio": line.audio_ref,
                     "transcript": line.transcript, "emotion": line.emotion_text,
@@ -575,7 +665,8 @@ class _Bake:
                 self.finish_line(LineOutcome(line.id, line.character, "skipped", outputs=tuple(expected)))
                 continue
             jobs.append(_Job(
-                line_id=line.id, character=line.character, audio=audio, transcript=line.transcript, emotion=emotion,
+                line_id=line.id, character=line.character, audio_path=str(line.audio), audio_sha256=audio,
+                transcript=line.transcript, emotion=emotion,
                 fps=self.defaults.fps, seed=line.seed, mode=line.mode, options=line.options,
                 formats=self.defaults.formats, want_clip=self.defaults.per_character_glb, meta=meta,
             ))
@@ -599,7 +690,6 @@ class _Bake:
                 name = f"{CACHE_DIR}/{_CLIPS_DIR}/{job.line_id}.npy"
                 atomic_write(self.out_dir / name, data, self.cache.tmp_dir)
                 sizes[name] = len(data)
-                self.clips[job.line_id] = outcome.clip
             self.cache.record_line(job.line_id, CacheEntry(self.digests[job.line_id], sizes))
         except OSError as exc:
             self.finish_line(LineOutcome(job.line_id, job.character, "failed", f"cannot write its files: {exc}"))
@@ -614,8 +704,9 @@ class _Bake:
         meshes = {cid: _MeshSpec(c.face_mesh_bytes, c.face_mesh_name, c.face_mesh_ref)
                   for cid, c in self.manifest.characters.items() if c.face_mesh_bytes}
         log = str(self.cache.dir / _WORKER_LOG) if self.options.progress == "json" else None
+        inherited = (self.cache.lock_fd,) if self.cache.lock_fd is not None and _start_method() == "fork" else ()
         return _Setup(self.config, str(self.speech_model) if self.speech_model else None, rigs, meshes, log,
-                      os.getpid())
+                      os.getpid(), inherited)
 
     def run_jobs(self, jobs: list[_Job]) -> None:
         started = time.perf_counter()
@@ -643,11 +734,8 @@ class _Bake:
         return []
 
     def clip_of(self, line_id: str) -> np.ndarray:
-        clip = self.clips.get(line_id)
-        if clip is None:
-            path = self.out_dir / CACHE_DIR / _CLIPS_DIR / f"{line_id}.npy"
-            clip = np.load(path, allow_pickle=False)
-        return clip
+        """A line's exact curves, from the cache (not kept in memory: a manifest may have any number of lines)."""
+        return np.load(self.out_dir / CACHE_DIR / _CLIPS_DIR / f"{line_id}.npy", allow_pickle=False)
 
     def write_characters(self) -> None:
         started = time.perf_counter()
@@ -694,6 +782,9 @@ class _Bake:
         for table, keys in ((self.cache.lines, lines), (self.cache.characters, characters)):
             for key in keys:
                 for name in table[key].outputs:
+                    if self.input_at(self.out_dir / name) is not None:
+                        self.note(f"--prune kept {name}: it is now an input of the manifest")
+                        continue
                     (self.out_dir / name).unlink(missing_ok=True)
                 del table[key]
         if lines or characters:
@@ -756,7 +847,7 @@ def bake(
     progress = make_progress(options.progress, stderr if stderr is not None else sys.stderr)
     out = Path(out_dir)
     if not isinstance(manifest, Manifest):
-        manifest = load_manifest(manifest, config)
+        manifest = load_manifest(manifest, config, allow_outside_inputs=options.allow_outside_inputs)
     validate_s = time.perf_counter() - started
     for problem in manifest.problems:
         progress.problem(problem.to_json())
@@ -779,6 +870,17 @@ def bake(
                          seconds=time.perf_counter() - started, text=text)
         return BakeResult(EXIT_UNUSABLE, {}, {"exit_code": EXIT_UNUSABLE, "error": str(exc)}, text, None)
     run.timings["validate_s"] = validate_s
+    clashes = run.clashes()
+    if clashes:
+        text = (f"mien bake: the output folder {out} holds inputs of {manifest.source}; nothing was baked:\n"
+                + "\n".join(f"  {c}" for c in clashes[:20])
+                + (f"\n  ... and {len(clashes) - 20} more" if len(clashes) > 20 else "")
+                + "\n  Fix: choose an output folder (-o) that holds none of the manifest's files (e.g. a new "
+                  "folder), or rename the lines")
+        progress.summary(exit_code=EXIT_UNUSABLE, counts={"lines": 0}, report="",
+                         seconds=time.perf_counter() - started, text=text)
+        return BakeResult(EXIT_UNUSABLE, {}, {"exit_code": EXIT_UNUSABLE, "error": text, "clashes": clashes}, text,
+                          None)
     if options.dry_run:
         run.cache.load()
         jobs = run.plan()
