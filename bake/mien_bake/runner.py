@@ -548,11 +548,12 @@ class _Bake:
                             "empty for the bundled model")
         self.speech_model = Path(model) if model is not None else None
         self.inputs = {str(p).casefold(): p for p in manifest.input_files}
+        self._rig_digests: dict[str, str] = {}
 
     # ------------------------------------------------------------------ trust
-    def input_at(self, path: Path) -> Path | None:
-        """The manifest's input file at ``path`` (an output's place), or None."""
-        entry = Path(os.path.realpath(path.parent)) / path.name
+    def input_at(self, path: Path, folder: Path | None = None) -> Path | None:
+        """The manifest's input file at ``path`` (an output's place; ``folder``: its folder, resolved), or None."""
+        entry = (folder or Path(os.path.realpath(path.parent))) / path.name
         hit = self.inputs.get(str(entry).casefold())
         if hit is None:
             return None
@@ -570,14 +571,15 @@ class _Bake:
         cache_dir = Path(os.path.realpath(self.cache.dir))
         out.extend(f"the input {p} is inside the bake's cache folder {cache_dir}" for p in self.manifest.input_files
                    if p.is_relative_to(cache_dir))
-        places = [(self.out_dir / REPORT_FILE, "the bake report")]
-        places += [(self.out_dir / f"{line.id}.{fmt}", f"line {line.id}") for line in self.manifest.lines
+        top, characters = (Path(os.path.realpath(self.out_dir / d)) for d in ("", CHARACTERS_DIR))
+        places = [(top, REPORT_FILE, "the bake report")]
+        places += [(top, f"{line.id}.{fmt}", f"line {line.id}") for line in self.manifest.lines
                    for fmt in self.defaults.formats]
         if self.defaults.per_character_glb:
-            places += [(self.out_dir / CHARACTERS_DIR / f"{cid}.glb", f"character {cid}")
-                       for cid in self.manifest.characters]
-        for place, what in places:
-            hit = self.input_at(place)
+            places += [(characters, f"{cid}.glb", f"character {cid}") for cid in self.manifest.characters]
+        for folder, name, what in places:
+            place = folder / name
+            hit = self.input_at(place, folder)
             if hit is not None:
                 out.append(f"{place} ({what}) would replace the input {hit}")
         return out
@@ -615,6 +617,12 @@ class _Bake:
         return names
 
     # ------------------------------------------------------------------ planning
+    def rig_digest(self, character: Character) -> str:
+        digest = self._rig_digests.get(character.id)
+        if digest is None:
+            digest = self._rig_digests[character.id] = rig_fingerprint(character.rig)
+        return digest
+
     def line_digest(self, line: Line, character: Character, audio_sha256: str,
                     emotion: Emotion | tuple[EmotionKeyframe, ...], meta: Mapping[str, Any], engine: str) -> str:
         return sha256_hex(canonical_json({
@@ -627,7 +635,7 @@ class _Bake:
             "seed": line.seed,
             "mode": line.mode,
             "options": dataclasses.asdict(line.options),
-            "rig": rig_fingerprint(character.rig),
+            "rig": self.rig_digest(character),
             "mesh": sha256_hex(character.face_mesh_bytes) if character.face_mesh_bytes else None,
             "mesh_name": character.face_mesh_name,
             "meta": meta,
@@ -643,18 +651,22 @@ class _Bake:
         self.timings["emotions_s"] = resolved.seconds
         engine = self.engine = sha256_hex(canonical_json(engine_fingerprint(self.config, self.speech_model)))
         jobs: list[_Job] = []
+        hashes: dict[Path, str] = {}  # lines may share an audio file
         for line in self.manifest.lines:
             character = self.manifest.characters[line.character]
             if line.id in resolved.failures:
                 self.finish_line(LineOutcome(line.id, line.character, "failed", resolved.failures[line.id]))
                 continue
             emotion = resolved.by_line[line.id]
-            try:
-                audio = _file_sha256(line.audio, self.config.limits.max_message_bytes, line.audio_ref)
-            except (OSError, MienError) as exc:
-                error = f"cannot read {line.audio_ref}: {exc.strerror}" if isinstance(exc, OSError) else str(exc)
-                self.finish_line(LineOutcome(line.id, line.character, "failed", error))
-                continue
+            audio = hashes.get(line.audio)
+            if audio is None:
+                try:
+                    audio = hashes[line.audio] = _file_sha256(line.audio, self.config.limits.max_message_bytes,
+                                                              line.audio_ref)
+                except (OSError, MienError) as exc:
+                    error = f"cannot read {line.audio_ref}: {exc.strerror}" if isinstance(exc, OSError) else str(exc)
+                    self.finish_line(LineOutcome(line.id, line.character, "failed", error))
+                    continue
             meta = {"line_id": line.id, "character": line.character, "audio": line.audio_ref,
                     "transcript": line.transcript, "emotion": line.emotion_text,
                     "emotion_resolved": emotion_json(emotion)}
@@ -956,8 +968,8 @@ def _finish(run: _Bake, jobs: Sequence[_Job], started: float, *, dry_run: bool) 
     else:
         report_path = run.out_dir / REPORT_FILE
         try:
-            atomic_write(report_path, json.dumps(report, indent=1, ensure_ascii=False).encode("utf-8"),
-                         run.cache.tmp_dir)
+            doc = json.dumps(report, indent=1, ensure_ascii=False)
+            atomic_write(report_path, doc.encode("utf-8", "backslashreplace"), run.cache.tmp_dir)  # odd file names
         except OSError as exc:
             run.note(f"cannot write {report_path}: {exc}")
             report_path = None

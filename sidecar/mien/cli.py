@@ -33,6 +33,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from loguru import logger
 
@@ -40,7 +41,7 @@ from .audio import Audio, decode_audio
 from .config import Config, load_config, with_settings
 from .emotion import EMOTIONS, Emotion, EmotionKeyframe, parse_emotion
 from .errors import FailedPrecondition, InvalidArgument, MienError
-from .files import file_kind, read_limited, replace_file, stat_or_none
+from .files import file_kind, printable, read_limited, replace_file, stat_or_none
 from .pipeline import Animator
 from .request import MODES, EncodedAudio, LineRequest
 from .rig import INTERNAL_RIG, RigProfile, load_rig, shipped_rig_names
@@ -190,10 +191,10 @@ def _plan_outputs(args: argparse.Namespace, inputs: list[_Input]) -> tuple[str, 
             raise InvalidArgument("--plot takes one input", field="plot")
         plot_folder = _folder_target("--plot", args.plot, False)
         plot = plot_folder / f"{inputs[0].name}.png" if plot_folder is not None else Path(args.plot)
-        if plot.suffix.lstrip(".").lower() not in PLOT_FORMATS:
-            raise InvalidArgument(f"--plot {args.plot}: the picture's format comes from its extension; accepted: "
-                                  f"{', '.join('.' + f for f in PLOT_FORMATS)}", field="plot")
     _check_targets(args, inputs, plot)
+    if plot is not None and plot.suffix.lstrip(".").lower() not in PLOT_FORMATS:
+        raise InvalidArgument(f"--plot {args.plot}: the picture's format comes from its extension; accepted: "
+                              f"{', '.join('.' + f for f in PLOT_FORMATS)}", field="plot")
     return fmt, plot
 
 
@@ -306,13 +307,13 @@ class _Lines:
         if item.path is None:
             return read_limited(sys.stdin.buffer, limit, "stdin")
         if item.path.is_dir():
-            raise InvalidArgument(f"{item.label} is a folder, not an audio file; give its files (e.g. "
+            raise InvalidArgument(f"it is a folder, not an audio file; give its files (e.g. "
                                   f"{os.path.join(item.label, '*.wav')})", field="audio")
         try:
             with item.path.open("rb") as handle:
-                return read_limited(handle, limit, item.label)
+                return read_limited(handle, limit, "the file")
         except OSError as exc:
-            raise InvalidArgument(f"cannot read {item.label}: {exc.strerror or exc}", field="audio") from None
+            raise InvalidArgument(f"cannot read it: {exc.strerror or exc}", field="audio") from None
 
     def animate(self, item: _Input) -> None:
         if item.error:
@@ -517,10 +518,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _printable(record: Any) -> bool:
+    record["message"] = printable(record["message"])  # a file name that is not UTF-8 never fails a message
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logger.remove()
-    logger.add(sys.stderr, level="INFO", format="<level>{level: <7}</level> {message}")
+    logger.add(sys.stderr, level="INFO", format="<level>{level: <7}</level> {message}", filter=_printable)
     try:
         config = load_config(getattr(args, "serve_config", None) or args.config)
         if args.command == "animate":
