@@ -1057,9 +1057,10 @@ def test_a_huge_manifest_sharing_one_audio_file_validates_in_bounded_time_and_me
     rows = [f"  - {{id: l{i:05d}, character: hero, audio: audio/cards_001.wav, transcript: hello}}"
             for i in range(n)]
     manifest = write_manifest(folder, HEADER + "\n".join(rows) + "\n")
+    # the peak RSS of the process itself (VmHWM; ru_maxrss would count the forked pytest)
     script = ("import re, sys, time\nfrom mien_bake import BakeOptions, bake\nstarted = time.monotonic()\n"
               "r = bake(sys.argv[1], sys.argv[2], BakeOptions(dry_run=True, progress='none'))\n"
-              "peak = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]\n"  # ru_maxrss counts the fork
+              "peak = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]\n"
               "print(len(r.report['would_bake']), round(time.monotonic() - started, 1), int(peak) // 1024)\n")
     done = subprocess.run([sys.executable, "-c", script, str(manifest), str(tmp_path / "out")], capture_output=True,
                           text=True, timeout=300, check=False)

@@ -83,7 +83,15 @@ class _Input:
     """Where its track goes (None = stdout)."""
 
 
+def _regular(path: Path, flag: str, hint: str) -> None:
+    """Refuse a folder, pipe or device before opening it (a pipe without a writer would block forever)."""
+    st = stat_or_none(path)
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise InvalidArgument(f"{flag}it is {file_kind(st)}, not a file; {hint}", field="audio")
+
+
 def _read_transcript(path: Path, flag: str) -> str:
+    _regular(path, f"{flag} {path}: ", "give a UTF-8 text file")
     try:
         with path.open("rb") as handle:
             data = handle.read()
@@ -309,6 +317,7 @@ class _Lines:
         if item.path.is_dir():
             raise InvalidArgument(f"it is a folder, not an audio file; give its files (e.g. "
                                   f"{os.path.join(item.label, '*.wav')})", field="audio")
+        _regular(item.path, "", "give an audio file, or - to read one from stdin")
         try:
             with item.path.open("rb") as handle:
                 return read_limited(handle, limit, "the file")
@@ -438,8 +447,7 @@ def _cmd_live(args: argparse.Namespace, config: Config) -> int:
     animator = Animator(config, neural_model=model)
     assert animator.streams is not None
     if args.input:
-        if Path(args.input).is_dir():
-            raise InvalidArgument(f"--input {args.input} is a folder; give an audio file", field="input")
+        _regular(Path(args.input), f"--input {args.input}: ", "give an audio file")
         try:
             source: FileSource | MicrophoneSource = FileSource(Path(args.input), realtime=not args.fast,
                                                                 max_audio_s=config.limits.max_audio_s)

@@ -22,6 +22,7 @@ import dataclasses
 import difflib
 import math
 import reprlib
+import stat
 import types
 import typing
 from dataclasses import dataclass, field
@@ -324,6 +325,8 @@ def load_config(path: str | Path | None = None) -> Config:
         return config_from_dict({}, "defaults")
     p = Path(path)
     try:
+        if not stat.S_ISREG(p.stat().st_mode):  # a pipe or a device would block or never end
+            raise InvalidArgument(f"cannot read config file {p}: it is not a regular file", field="config")
         with p.open("rb") as handle:
             raw = handle.read(_MAX_CONFIG_BYTES + 1)
     except OSError as exc:
