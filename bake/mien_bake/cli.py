@@ -43,10 +43,14 @@ def add_bake_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
 
 def run_bake(args: argparse.Namespace, config: Config) -> int:
     """Run the bake for parsed arguments; returns the exit code."""
-    from .runner import BakeOptions, bake
+    from .runner import MAX_JOBS, BakeOptions, bake
 
-    if args.jobs < 0:
-        print("mien bake: --jobs must be >= 0 (0 = one per CPU)", file=sys.stderr)
+    if not 0 <= args.jobs <= MAX_JOBS:
+        print(f"mien bake: --jobs {args.jobs}: accepted: 0 to {MAX_JOBS} (0 = one per CPU); --jobs must be >= 0",
+              file=sys.stderr)
+        return 2
+    if not args.output.strip():
+        print("mien bake: -o is empty; give the output folder", file=sys.stderr)
         return 2
     options = BakeOptions(jobs=args.jobs, force=args.force, fail_fast=args.fail_fast, progress=args.progress,
                           prune=args.prune, dry_run=args.dry_run, allow_outside_inputs=args.allow_outside_inputs)

@@ -79,6 +79,7 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_OK",
     "EXIT_UNUSABLE",
+    "MAX_JOBS",
     "REPORT_FILE",
     "BakeOptions",
     "BakeResult",
@@ -88,6 +89,10 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
+MAX_JOBS = 256
+"""Most worker processes a bake starts (each holds an Animator)."""
+_SHOWN = 50
+"""Problems and failed lines listed in the summary (all of them are in bake_report.json)."""
 _CLIPS_DIR = "clips"
 _LOCK_FILE = "lock"
 _WORKER_LOG = "workers.log"
@@ -733,7 +738,7 @@ class _Bake:
 
     def _run(self, jobs: list[_Job]) -> list[_Job]:
         """Bake ``jobs`` here (one job) or in worker processes; returns the jobs never run (fail-fast)."""
-        workers = min(self.options.jobs or _cpu_count(), len(jobs))
+        workers = min(self.options.jobs or _cpu_count(), len(jobs), MAX_JOBS)
         self.jobs_used = workers
         if not jobs:
             return []
@@ -811,6 +816,10 @@ def _counts(outcomes: Mapping[str, LineOutcome]) -> dict[str, int]:
     return counts
 
 
+def _more(count: int) -> list[str]:
+    return [f"    ... and {count - _SHOWN} more (all of them are in {REPORT_FILE})"] if count > _SHOWN else []
+
+
 def _summary_text(manifest: Manifest, out_dir: Path, counts: Mapping[str, int], outcomes: Sequence[LineOutcome],
                   characters: Sequence[Mapping[str, Any]], seconds: float, report: Path | None,
                   notes: Sequence[str]) -> str:
@@ -825,12 +834,14 @@ def _summary_text(manifest: Manifest, out_dir: Path, counts: Mapping[str, int], 
                     f"{failed} failed")
     if manifest.problems:
         rows.append(f"  problems in the manifest ({len(manifest.problems)}):")
-        rows.extend(f"    {p}" for p in manifest.problems)
+        rows.extend(f"    {p}" for p in manifest.problems[:_SHOWN])
+        rows.extend(_more(len(manifest.problems)))
     failures = [o for o in outcomes if o.status == "failed"]
     if failures:
-        rows.append("  failed lines:")
+        rows.append(f"  failed lines ({len(failures)}):")
         rows.extend(f"    {o.id}: " + ("stopped by the problems above" if o.invalid
-                                       else (o.error.splitlines()[0] if o.error else "")) for o in failures)
+                                       else (o.error.splitlines()[0] if o.error else "")) for o in failures[:_SHOWN])
+        rows.extend(_more(len(failures)))
     rows.extend(f"  character file {c['file']}: {c['error']}" for c in characters if c["status"] == "failed")
     rows.extend(f"  note: {note}" for note in notes)
     if report is not None:
@@ -866,7 +877,8 @@ def bake(
     if manifest.fatal:
         text = (f"mien bake: {manifest.source}: the manifest cannot be used ({len(manifest.problems)} problem"
                 f"{'s' if len(manifest.problems) != 1 else ''}; nothing was baked):\n"
-                + "\n".join(f"  {p}" for p in manifest.problems))
+                + "\n".join(f"  {p}" for p in manifest.problems[:_SHOWN])
+                + (f"\n  ... and {len(manifest.problems) - _SHOWN} more" if len(manifest.problems) > _SHOWN else ""))
         counts = {status: 0 for status in _STATUSES} | {"lines": 0}
         progress.summary(exit_code=EXIT_UNUSABLE, counts=counts, report="", seconds=time.perf_counter() - started,
                          text=text)
