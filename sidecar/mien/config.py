@@ -37,6 +37,7 @@ from .emotion_state.store import SYNCHRONOUS_MODES
 from .errors import InvalidArgument
 from .expression import ExpressionConfig
 from .gaze import GazeConfig
+from .head import HeadConfig
 from .phonemes import PhonemeConfig
 
 __all__ = [
@@ -112,6 +113,7 @@ class Config:
     expression: ExpressionConfig = field(default_factory=ExpressionConfig)
     blinks: BlinkConfig = field(default_factory=BlinkConfig)
     gaze: GazeConfig = field(default_factory=GazeConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
     neural: NeuralConfig = field(default_factory=NeuralConfig)
     state: EmotionStateConfig = field(default_factory=EmotionStateConfig)
 
@@ -162,6 +164,21 @@ _RANGES: dict[str, tuple[float, float]] = {
     "gaze.max_yaw_deg": (0, 25),
     "gaze.max_pitch_deg": (0, 20),
     "gaze.lid_follow": (0, 1),
+    "head.nod_deg": (0, 15),
+    "head.nod_duration_s": (0.1, 2),
+    "head.sway_deg": (0, 10),
+    "head.sway_time_s": (0.1, 10),
+    "head.pitch_per_semitone_deg": (0, 2),
+    "head.pitch_per_db_deg": (0, 0.5),
+    "head.phrase_tilt_deg": (0, 10),
+    "head.arousal_gain": (0, 1),
+    "head.posture_per_dominance_deg": (-10, 10),
+    "head.posture_per_valence_deg": (-10, 10),
+    "head.settle_s": (0.02, 2),
+    "head.breathing_deg": (0, 0.5),
+    "head.listening_nod_interval_s": (1, 60),
+    "head.listening_nod_deg": (0, 10),
+    "head.listening_sway_deg": (0, 5),
     "neural.threads": (1, 64),
     "state.mood_half_life_s": (0.1, 1e7),
     "state.emotion_half_life_s": (0.01, 1e7),

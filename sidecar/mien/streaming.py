@@ -28,6 +28,7 @@ from .emotion import EMOTIONS, VAD_ANCHORS, Emotion, EmotionKeyframe
 from .errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 from .expression import MicroMotion, micro_amount
 from .eyes import STREAM_MICRO, Eyes, rng_for
+from .head import HeadMotion
 from .neural import NeuralModel, NeuralStream
 from .request import AnimationOptions, AutoEmotion, EmotionSource, check_seed, resolve_auto, resolve_fps
 from .rig import RigProfile, load_rig
@@ -35,6 +36,7 @@ from .rig import RigProfile, load_rig
 __all__ = ["StreamStart", "FrameBatch", "StreamSummary", "StreamSession", "StreamRegistry", "SpeechActivity"]
 
 _AROUSAL = np.array([VAD_ANCHORS[e][1] for e in EMOTIONS])
+_VAD = np.array([VAD_ANCHORS[e] for e in EMOTIONS])
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,7 @@ class StreamSession:
                           gaze_config=registry.config.gaze, blink_scale=start.options.blink_scale,
                           gaze_scale=start.options.gaze_scale)
         self._micro = MicroMotion(rng_for(start.seed, STREAM_MICRO))
+        self._head = HeadMotion(start.seed, start.fps, registry.config.head, scale=start.options.head_motion_scale)
         self._model_frames = np.zeros((0, len(self.meta.channels)), dtype=np.float32)
         self._model_first = 0  # model frame index of _model_frames[0]
         self._audio = np.zeros(0, dtype=np.float64)  # 16 kHz audio kept for the activity levels
@@ -282,6 +285,7 @@ class StreamSession:
 
     def _consume(self, samples: np.ndarray, *, final: bool) -> FrameBatch | None:
         self._audio = np.concatenate([self._audio, samples.astype(np.float64)])
+        self._head.feed(samples)
         curves = (self._neural.finish(self._emotion_of) if final else self._neural.push(samples, self._emotion_of))
         if len(curves):
             self._model_frames = np.concatenate([self._model_frames, curves])
@@ -315,6 +319,7 @@ class StreamSession:
         for onset, known in onsets:
             self._eyes.pause_onsets([onset], known)
         self._eyes.render(values, first, speaking, weights @ _AROUSAL)
+        self._head.render(values, first, weights @ _VAD)
         blend = slice(0, len(ARKIT52))
         values[:, blend] = np.minimum(np.maximum(values[:, blend], 0.0), 1.0)
         return FrameBatch(first, self.rig.retarget(values.astype(np.float32)))
