@@ -57,7 +57,7 @@ _YIN_HALF = _YIN_WIN - _YIN_MAX_LAG
 _YIN_THRESHOLD = 0.15
 _YIN_BLOCK = 32  # hops per vectorised block (bounded memory)
 _VOICED_DB = -50.0  # a hop quieter than this is not voiced
-_ACCENT_SEMITONES = 1.5  # Ladd: an accent stands out from the speaker's median
+_ACCENT_SEMITONES = 1.0  # an accent stands out from the speaker's running reference (Ladd: ~1.5 st above the median)
 _ACCENT_GAP_S = 0.25
 _HANGOVER_S = 0.2  # silence this long ends a phrase
 _YIN_LAGS = np.arange(_YIN_MAX_LAG + 1)
@@ -74,7 +74,7 @@ class HeadConfig:
     """Spread of the slow sway while speaking (yaw and roll; pitch half of it)."""
     sway_time_s: float = 1.2
     """Correlation time of the sway."""
-    pitch_per_semitone_deg: float = 0.25
+    pitch_per_semitone_deg: float = 0.1
     """Chin up per semitone of F0 above the speaker's running median (while voiced)."""
     pitch_per_db_deg: float = 0.05
     """Chin up per dB of loudness above the running speech level."""
@@ -84,7 +84,7 @@ class HeadConfig:
     """Amplitudes times (1 + arousal_gain x arousal), arousal in -1..1."""
     posture_per_dominance_deg: float = 3.0
     posture_per_valence_deg: float = 1.5
-    settle_s: float = 0.25
+    settle_s: float = 0.15
     """Time constant of the head's (critically damped) response."""
     breathing_deg: float = 0.08
     """Amplitude of the slow breathing motion (pitch), always on."""
@@ -301,7 +301,7 @@ class HeadMotion:
         if len(self._semis) > 5:
             self._semis.pop(0)
         window = self._semis
-        if len(window) == 5 and self._voiced_hops >= 20 and not any(math.isnan(s) for s in window):
+        if len(window) == 5 and self._voiced_hops >= 10 and not any(math.isnan(s) for s in window):
             peak = window[2]
             if peak >= _ACCENT_SEMITONES and peak == max(window) and time_s - self._last_accent_s >= _ACCENT_GAP_S:
                 self._last_accent_s = time_s
