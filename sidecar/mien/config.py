@@ -38,6 +38,7 @@ from .errors import InvalidArgument
 from .expression import ExpressionConfig
 from .gaze import GazeConfig
 from .head import HeadConfig
+from .livelinkface import parse_target
 from .phonemes import PhonemeConfig
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "ServerConfig",
     "LimitsConfig",
     "AnimationConfig",
+    "LiveLinkConfig",
     "NeuralConfig",
     "Config",
     "load_config",
@@ -104,6 +106,18 @@ class NeuralConfig:
 
 
 @dataclass(frozen=True)
+class LiveLinkConfig:
+    """Sending streams as Live Link Face UDP packets (mien.livelinkface). Off unless a target is set."""
+
+    target: str = ""
+    """``HOST:PORT`` every stream also sends to ("" = only streams that ask, in their header)."""
+    allow_remote: bool = False
+    """Allow targets that are not loopback addresses (face data leaving the machine)."""
+    subject: str = "Mien"
+    """Default Live Link subject name."""
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
@@ -114,6 +128,7 @@ class Config:
     blinks: BlinkConfig = field(default_factory=BlinkConfig)
     gaze: GazeConfig = field(default_factory=GazeConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
+    live_link: LiveLinkConfig = field(default_factory=LiveLinkConfig)
     neural: NeuralConfig = field(default_factory=NeuralConfig)
     state: EmotionStateConfig = field(default_factory=EmotionStateConfig)
 
@@ -292,6 +307,14 @@ def _cross_checks(config: Config, source: str) -> None:
     if st.emotion_half_life_s >= st.mood_half_life_s:
         raise _fail(source, "state.emotion_half_life_s", f"{st.emotion_half_life_s:g} must be shorter than "
                     f"state.mood_half_life_s ({st.mood_half_life_s:g})")
+    ll = config.live_link
+    if ll.target:
+        try:
+            parse_target(ll.target, allow_remote=ll.allow_remote, field="live_link.target")
+        except InvalidArgument as error:
+            raise _fail(source, "live_link.target", str(error).split(": ", 1)[-1]) from None
+    if not ll.subject.strip() or len(ll.subject) > 256:
+        raise _fail(source, "live_link.subject", "must be 1 to 256 characters")
     s = config.server
     if bool(s.tls_cert_file) != bool(s.tls_key_file):
         raise _fail(source, "server.tls_cert_file", "set both tls_cert_file and tls_key_file, or neither")

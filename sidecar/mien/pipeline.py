@@ -190,7 +190,7 @@ class Animator:
             keyframes = keyframes[1:] if keyframes and keyframes[0].time_s == 0 else keyframes
         session = self.streams.open(StreamStart(
             sample_rate_hz=audio.sample_rate_hz, encoding="pcm_f32le", emotion=emotion, rig=rig, fps=fps,
-            seed=request.seed, options=request.options, request_id=request.request_id))
+            seed=request.seed, options=request.options, request_id=request.request_id, live_link_default=False))
         try:
             batches = [session.push_samples(audio.samples, keyframes), session.finish()[0]]
         finally:

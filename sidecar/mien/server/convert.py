@@ -170,6 +170,8 @@ def stream_start(msg: fa.StreamHeader) -> StreamStart:
         seed=msg.seed if msg.HasField("seed") else 0,
         options=options(msg.options),
         request_id=msg.request_id,
+        live_link_target=msg.live_link_target,
+        live_link_subject=msg.live_link_subject,
     )
 
 
