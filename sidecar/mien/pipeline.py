@@ -47,7 +47,10 @@ from .request import (
     LineRequest,
     Mode,
     PcmInput,
+    check_keyframe_count,
+    check_output_size,
     check_seed,
+    check_transcript,
     resolve_auto,
     resolve_fps,
 )
@@ -135,9 +138,9 @@ class Animator:
             raise InvalidArgument(f"mode {request.mode!r}; accepted: {', '.join(MODES)}", field="mode")
         check_seed(request.seed)
         text = request.transcript or ""
-        if len(text) > self.config.limits.max_text_chars:
-            raise InvalidArgument(f"transcript has {len(text)} characters; the maximum is "
-                                  f"{self.config.limits.max_text_chars}", field="transcript")
+        check_transcript(text, self.config.limits)
+        if isinstance(request.emotion, tuple):
+            check_keyframe_count(len(request.emotion), self.config.limits, "emotion.keyframes")
         idle = request.idle_duration_s
         if audio is None:
             if not math.isfinite(idle) or idle <= 0:
@@ -228,6 +231,8 @@ class Animator:
         fps, duration_s = self._check(request, audio)
         rig = load_rig(request.rig or self.config.animation.default_rig, allow_paths=False)
         n = math.floor(duration_s * fps) + 1
+        check_output_size(n, len(rig.channel_names), self.config.limits,
+                          field="audio" if audio is not None else "idle_duration_s")
         weights, constant = self._emotion(request, n, fps)
         if audio is not None and self._resolved_mode(request) == "neural":
             emotion = request.emotion if isinstance(request.emotion, tuple) else constant or Emotion.neutral()

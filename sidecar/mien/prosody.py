@@ -169,4 +169,7 @@ def speaking_envelope(
             speaking[(t >= p.start_s) & (t < p.end_s)] = 1.0
     ramp = max(1, int(0.1 * fps))
     kernel = np.ones(ramp) / ramp
-    return np.clip(np.convolve(speaking, kernel, mode="same"), 0.0, 1.0)
+    # the centred part of the full convolution, n_frames long (mode="same" returns len(kernel) values when the
+    # line is shorter than the ramp: a 1-sample line)
+    start = (ramp - 1) // 2
+    return np.clip(np.convolve(speaking, kernel)[start:start + n_frames], 0.0, 1.0)

@@ -18,12 +18,14 @@ import json
 import pkgutil
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import grpc
+import numpy as np
 from google.protobuf import descriptor_pool, json_format, message_factory
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from loguru import logger
 
@@ -39,6 +41,7 @@ __all__ = [
     "discover_routes",
     "http_status",
     "message_json",
+    "message_json_chunks",
     "parse_request",
 ]
 
@@ -373,6 +376,50 @@ def parse_request(text: str | bytes, message_type: type[Message]) -> Message:
 
 def message_json(message: Message) -> str:
     """The proto3 JSON of ``message``: camelCase names, every field present (defaults included)."""
+    return "".join(message_json_chunks(message))
+
+
+_LARGE_ARRAY = 4096
+"""Repeated float/double fields longer than this are written by :func:`message_json_chunks` piece by piece."""
+_ARRAY_CHUNK = 1 << 16
+_NUMBER_TYPES = {FieldDescriptor.TYPE_FLOAT: np.float32, FieldDescriptor.TYPE_DOUBLE: np.float64}
+_NON_FINITE = {"nan": '"NaN"', "inf": '"Infinity"', "-inf": '"-Infinity"'}
+
+
+def _numbers(values: np.ndarray) -> str:
+    """Comma-separated JSON numbers: the shortest text that reads back as the same float32/float64 (what
+    json_format writes), at C speed; NaN and infinities as proto3 JSON's strings."""
+    texts = [str(v) for v in values]
+    if not np.isfinite(values).all():
+        texts = [_NON_FINITE.get(t, t) for t in texts]
+    return ",".join(texts)
+
+
+def message_json_chunks(message: Message) -> Iterator[str]:
+    """The proto3 JSON of ``message`` in pieces of bounded size (a track of millions of values is never one
+    string, nor one Python list); ``"".join`` of them is :func:`message_json`. Large repeated float fields are
+    taken out of ``message`` (it is left without them) and written last, 65536 values a piece."""
+    large = []
+    for field, value in message.ListFields():
+        if (field.is_repeated and field.type in _NUMBER_TYPES
+                and len(value) > _LARGE_ARRAY):
+            large.append((field, np.fromiter(value, dtype=_NUMBER_TYPES[field.type], count=len(value))))
+    for field, _ in large:
+        message.ClearField(field.name)
     data = json_format.MessageToDict(message, preserving_proto_field_name=False,
                                      always_print_fields_with_no_presence=True)
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    for field, _ in large:
+        data.pop(field.json_name, None)
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    if not large:
+        yield text
+        return
+    yield text[:-1]
+    separator = "," if data else ""
+    for field, values in large:
+        yield f'{separator}"{field.json_name}":['
+        separator = ","
+        for start in range(0, len(values), _ARRAY_CHUNK):
+            yield ("," if start else "") + _numbers(values[start:start + _ARRAY_CHUNK])
+        yield "]"
+    yield "}"

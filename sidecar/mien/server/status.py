@@ -14,6 +14,7 @@ from ..errors import (
     NotFound,
     ResourceExhausted,
     Unauthenticated,
+    Unavailable,
 )
 
 __all__ = ["Status", "status_of", "INTERNAL"]
@@ -32,6 +33,7 @@ STATUS: dict[type[MienError], Status] = {
     ResourceExhausted: Status(grpc.StatusCode.RESOURCE_EXHAUSTED, 429),
     DeadlineExceeded: Status(grpc.StatusCode.DEADLINE_EXCEEDED, 408),
     Unauthenticated: Status(grpc.StatusCode.UNAUTHENTICATED, 401),
+    Unavailable: Status(grpc.StatusCode.UNAVAILABLE, 503),
 }
 INTERNAL = Status(grpc.StatusCode.INTERNAL, 500)
 
