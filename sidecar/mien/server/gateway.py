@@ -60,7 +60,7 @@ from ._rpc import (
     parse_request,
 )
 from .identity import printable
-from .status import status_of
+from .status import bounded_message, status_of
 
 __all__ = ["Gateway"]
 
@@ -98,6 +98,8 @@ _CANCEL_WAIT_S = 5.0
 _MAX_HEADER_LINE = 8190
 """The longest request line and header field (bytes); longer ones are 400 with the JSON error body."""
 _MAX_HEADERS = 100
+_LINGER_S = 0.5
+"""After an answer sent before its request body was read (413, 408), how long aiohttp still drains the body."""
 _WS_OVERHEAD = 64 * 1024
 """A WebSocket frame may be 4/3 of limits.max_stream_message_bytes (base64) plus this (its JSON)."""
 
@@ -151,7 +153,7 @@ class _WebSocket(web.WebSocketResponse):
 
 
 def _error_body(code: grpc.StatusCode, message: str) -> str:
-    return json.dumps({"code": connect_code(code), "message": message}, ensure_ascii=False)
+    return json.dumps({"code": connect_code(code), "message": bounded_message(message)})
 
 
 def _error(code: grpc.StatusCode, message: str, *, status: int | None = None,
@@ -296,7 +298,7 @@ class Gateway:
         server = _HttpServer(self._dispatch, loop=asyncio.get_running_loop(), access_log=None,
                              keepalive_timeout=self._limits.http_header_timeout_s, auto_decompress=False,
                              max_line_size=_MAX_HEADER_LINE, max_field_size=_MAX_HEADER_LINE,
-                             max_headers=_MAX_HEADERS)
+                             max_headers=_MAX_HEADERS, lingering_time=_LINGER_S)
         self._runner = web.ServerRunner(server, shutdown_timeout=1.0)
         await self._runner.setup()
         sock = self._bind()
@@ -748,8 +750,7 @@ class _StreamCall:
         """Send the status frame and close (1000; 1008 auth; 1011 internal; 1001 shutdown)."""
         if ws.closed:
             return
-        frame = json.dumps({"status": {"code": connect_code(final.code), "message": final.message}},
-                           ensure_ascii=False)
+        frame = json.dumps({"status": {"code": connect_code(final.code), "message": bounded_message(final.message)}})
         close_code = final.close_code or _WS_CLOSE.get(final.code, 1000)
         try:
             await ws.send_str(frame)

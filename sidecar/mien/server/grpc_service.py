@@ -33,7 +33,7 @@ from ..v1 import face_animation_pb2_grpc as fa_grpc
 from . import convert
 from .describe import service_info
 from .identity import ClientKeys, request_id
-from .status import INTERNAL, status_of
+from .status import INTERNAL, bounded_message, status_of
 from .stream_rpc import StreamDrain, serve_stream
 
 __all__ = ["AuthInterceptor", "ClientLimiter", "ConcurrencyInterceptor", "EmotionStateService",
@@ -51,7 +51,7 @@ def _fail(context: grpc.ServicerContext, error: BaseException, method: str, rid:
     """Abort the RPC with the status of ``error``; unknown errors become INTERNAL without details."""
     if isinstance(error, MienError):
         status = status_of(error)
-        context.abort(status.grpc_code, str(error))
+        context.abort(status.grpc_code, bounded_message(str(error)))
     logger.opt(exception=error).error("{} {} failed with an unexpected error", method, rid)
     context.abort(INTERNAL.grpc_code, f"internal error in {method} (request {rid}); the sidecar log has details")
 

@@ -17,7 +17,7 @@ from ..errors import (
     Unavailable,
 )
 
-__all__ = ["Status", "status_of", "INTERNAL"]
+__all__ = ["Status", "status_of", "INTERNAL", "MAX_MESSAGE_CHARS", "bounded_message"]
 
 
 @dataclass(frozen=True)
@@ -44,3 +44,13 @@ def status_of(error: MienError) -> Status:
         if cls in STATUS:
             return STATUS[cls]
     return INTERNAL
+
+
+MAX_MESSAGE_CHARS = 1024
+"""The longest status message sent to a client: the messages name the problem and what is accepted, and repeat
+at most a short piece of the client's input; this bound holds whatever a message would otherwise repeat."""
+
+
+def bounded_message(message: str) -> str:
+    """``message`` cut to :data:`MAX_MESSAGE_CHARS` characters."""
+    return message if len(message) <= MAX_MESSAGE_CHARS else message[:MAX_MESSAGE_CHARS - 1] + "…"
