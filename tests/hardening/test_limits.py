@@ -126,7 +126,7 @@ def test_output_values_at_the_limit_pass_and_one_frame_more_is_refused(tight: Si
     assert track.frame_count == most and len(track.values) == most * ARKIT <= MAX_VALUES
     past = fa.AnimateLineRequest(idle_duration_s=_idle_for(most + 1), fps=10)
     _refused(lambda: face.AnimateLine(past, timeout=60), grpc.StatusCode.INVALID_ARGUMENT,
-             f"limits.max_output_values", str(MAX_VALUES), f"at most {most} frames")
+             "limits.max_output_values", str(MAX_VALUES), f"at most {most} frames")
     status, body, _ = _post(tight.http_port, "AnimateLine", json_format.MessageToDict(past))
     assert status == 400 and "limits.max_output_values" in body["message"], body
     # the rig counts: the same duration on a rig with fewer channels is fine
