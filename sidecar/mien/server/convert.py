@@ -31,8 +31,10 @@ from ..track import Track
 from ..v1 import common_pb2 as pb
 from ..v1 import emotion_state_pb2 as es
 from ..v1 import face_animation_pb2 as fa
+from .identity import request_id
 
 __all__ = [
+    "name",
     "line_request",
     "track_message",
     "emotion_value",
@@ -59,6 +61,19 @@ _ENCODINGS: dict[int, str] = {
 }
 
 
+MAX_NAME_CHARS = 128
+"""The longest name (rig profile, emotion, persona preset) a request may give: every real one is far shorter, and
+the core's "unknown name 'X'" errors repeat the name."""
+
+
+def name(value: str, field: str) -> str:
+    """A name field, refused without repeating it when it is longer than any name could be."""
+    if len(value) > MAX_NAME_CHARS:
+        raise InvalidArgument(f"{field} is {len(value)} characters long; accepted: a name of at most {MAX_NAME_CHARS} "
+                              "characters (Describe lists them)", field=field)
+    return value
+
+
 def pcm_encoding(value: int, field: str) -> str:
     try:
         return _ENCODINGS[value]
@@ -74,10 +89,12 @@ def emotion_value(msg: pb.EmotionValue, field: str) -> Emotion:
         if not msg.category.name:
             raise InvalidArgument(f"{field}.category.name is empty; accepted: {', '.join(EMOTIONS)}",
                                   field=f"{field}.category.name")
-        return Emotion.of(msg.category.name, intensity)
+        return Emotion.of(name(msg.category.name, f"{field}.category.name"), intensity)
     if kind == "vad":
         return emotion_from_vad(msg.vad.valence, msg.vad.arousal, msg.vad.dominance)
     if kind == "blend":
+        for key in msg.blend.weights:
+            name(key, f"{field}.blend.weights")
         return Emotion(dict(msg.blend.weights))
     raise InvalidArgument(f"{field} is empty; set one of category, vad or blend", field=field)
 
@@ -129,7 +146,7 @@ def line_request(msg: fa.AnimateLineRequest, limits: LimitsConfig) -> LineReques
         transcript=msg.transcript or None,
         emotion=emotion_input(msg.emotion, msg.npc_id, limits=limits),
         fps=msg.fps or None,
-        rig=msg.rig or None,
+        rig=name(msg.rig, "rig") or None,
         seed=msg.seed if msg.HasField("seed") else 0,
         mode=_MODES[msg.mode],
         options=options(msg.options),
@@ -188,11 +205,11 @@ def stream_start(msg: fa.StreamHeader) -> StreamStart:
         encoding=pcm_encoding(msg.encoding, "header.encoding"),
         channels=msg.channels or 1,
         emotion=emotion,
-        rig=msg.rig or None,
+        rig=name(msg.rig, "header.rig") or None,
         fps=msg.fps or None,
         seed=msg.seed if msg.HasField("seed") else 0,
         options=options(msg.options),
-        request_id=msg.request_id,
+        request_id=request_id(msg.request_id),
     )
 
 

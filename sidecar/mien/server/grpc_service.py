@@ -382,7 +382,7 @@ class EmotionStateService(es_grpc.EmotionStateServicer):
         state = self._engine.set_persona(
             request.npc_id,
             convert.ocean_values(request.ocean) if kind == "ocean" else None,
-            preset=request.preset if kind == "preset" else None,
+            preset=convert.name(request.preset, "preset") if kind == "preset" else None,
             baseline=convert.optional_emotion(request.baseline, "baseline"),
             game_time_s=convert.optional_time(request),
         )

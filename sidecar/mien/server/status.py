@@ -16,6 +16,7 @@ from ..errors import (
     Unauthenticated,
     Unavailable,
 )
+from .identity import printable
 
 __all__ = ["Status", "status_of", "INTERNAL", "MAX_MESSAGE_CHARS", "bounded_message"]
 
@@ -52,5 +53,6 @@ at most a short piece of the client's input; this bound holds whatever a message
 
 
 def bounded_message(message: str) -> str:
-    """``message`` cut to :data:`MAX_MESSAGE_CHARS` characters."""
-    return message if len(message) <= MAX_MESSAGE_CHARS else message[:MAX_MESSAGE_CHARS - 1] + "…"
+    """``message`` on one line (characters that are not printable escaped) and at most :data:`MAX_MESSAGE_CHARS`
+    characters."""
+    return printable(message, MAX_MESSAGE_CHARS)
