@@ -245,6 +245,7 @@ def test_odd_frames_after_the_header_too(hardened: Hardened) -> None:
     status = received[-1]["status"]
     assert status["code"] == "invalid_argument" and "frame 1" in status["message"], received
     assert "audio.data" in status["message"], received
+    assert close_code == 1000
 
 
 # ------------------------------------------------------------------------------------------- echoes
