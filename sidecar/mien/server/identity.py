@@ -29,14 +29,15 @@ def printable(text: object, limit: int = MAX_ID_CHARS) -> str:
     value = str(text)
     out: list[str] = []
     size = 0
-    for char in value:
+    for i, char in enumerate(value):
         if char.isprintable():
             piece = char
         elif ord(char) < 0x100:
             piece = f"\\x{ord(char):02x}"
         else:
             piece = f"\\u{ord(char):04x}" if ord(char) < 0x10000 else f"\\U{ord(char):08x}"
-        if size + len(piece) > limit:
+        last = i == len(value) - 1
+        if size + len(piece) > (limit if last else limit - 1):  # room for the piece, and for "…" if more follows
             out.append("…")
             break
         out.append(piece)
