@@ -27,7 +27,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from loguru import logger
 
 from mien.config import config_from_dict
-from mien.errors import InvalidArgument
+from mien.errors import InvalidArgument, ResourceExhausted
 from mien.server.app import Sidecar
 from mien.server.grpc_service import ClientLimiter
 from mien.server.identity import ClientKeys, peer_address, printable, request_id
@@ -92,7 +92,7 @@ def test_one_client_cannot_lock_another_out_or_take_more_slots() -> None:
     assert set(keys) == {"10.0.0.66"}
     limiter.acquire(keys[0])
     limiter.acquire(keys[1])
-    with pytest.raises(Exception, match="limits.max_concurrent_per_client"):
+    with pytest.raises(ResourceExhausted, match=r"limits\.max_concurrent_per_client"):
         limiter.acquire(keys[2])  # fresh header values do not give fresh slots
     # the attacker naming the victim in the header does not touch the victim's slots
     limiter.acquire(limiter.key(victim))
@@ -175,7 +175,8 @@ def locked(toy_model: Path) -> Iterator[Sidecar]:
 def test_only_the_health_check_is_open_without_the_token(locked: Sidecar) -> None:
     with grpc.insecure_channel(f"127.0.0.1:{locked.grpc_port}") as channel:
         health = health_pb2_grpc.HealthStub(channel)
-        assert health.Check(health_pb2.HealthCheckRequest(), timeout=10).status == health_pb2.HealthCheckResponse.SERVING
+        serving = health_pb2.HealthCheckResponse.SERVING
+        assert health.Check(health_pb2.HealthCheckRequest(), timeout=10).status == serving
         with pytest.raises(grpc.RpcError) as err:
             next(health.Watch(health_pb2.HealthCheckRequest(), timeout=10))
         assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
