@@ -55,7 +55,7 @@ from .request import (
     resolve_fps,
 )
 from .rig import load_rig
-from .streaming import StreamRegistry, StreamStart
+from .streaming import FrameBatch, StreamRegistry, StreamStart
 from .track import PhoneSegment, Track, TrackInfo
 
 __all__ = [
@@ -72,6 +72,16 @@ __all__ = [
 ]
 
 _AROUSAL = np.array([VAD_ANCHORS[e][1] for e in EMOTIONS])
+_NEURAL_BLOCK_S = 10.0
+"""Seconds of audio an offline neural line is computed at a time (memory follows the block, not the line)."""
+
+
+def _put(values: np.ndarray, filled: int, batch: FrameBatch | None) -> int:
+    """Copy a stream batch into the line's frames; returns how many are filled."""
+    if batch is None:
+        return filled
+    values[filled:filled + len(batch.values)] = batch.values
+    return filled + len(batch.values)
 
 
 @dataclass(frozen=True)
@@ -191,11 +201,17 @@ class Animator:
         session = self.streams.open(StreamStart(
             sample_rate_hz=audio.sample_rate_hz, encoding="pcm_f32le", emotion=emotion, rig=rig, fps=fps,
             seed=request.seed, options=request.options, request_id=request.request_id))
-        try:
-            batches = [session.push_samples(audio.samples, keyframes), session.finish()[0]]
+        values = np.empty((math.floor(audio.duration_s * fps) + 1, len(session.channel_names)), dtype=np.float32)
+        filled = 0
+        try:  # block by block, as a stream would send it (the same frames): memory follows a block, not the line
+            block = int(_NEURAL_BLOCK_S * audio.sample_rate_hz)
+            for start in range(0, len(audio.samples), block):
+                batch = session.push_samples(audio.samples[start:start + block], keyframes if start == 0 else ())
+                filled = _put(values, filled, batch)
+            filled = _put(values, filled, session.finish()[0])
         finally:
             session.close()
-        values = np.concatenate([b.values for b in batches if b is not None])
+        values = values[:filled]
         info = TrackInfo(
             mode="neural", warnings=tuple(session.warnings), audio_duration_s=audio.duration_s,
             processing_ms=(time.perf_counter() - started) * 1000.0, seed=request.seed, rig=session.rig.name,
