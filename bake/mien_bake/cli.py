@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from mien.config import Config
-from mien.files import printable
+from mien.files import safe_text
 
 __all__ = ["EXIT_INTERRUPTED", "add_bake_arguments", "main", "run_bake"]
 
@@ -60,7 +60,7 @@ def run_bake(args: argparse.Namespace, config: Config) -> int:
         print("mien bake: interrupted; finished lines are kept, run the same command again to resume",
               file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(printable(result.summary), flush=True)
+    print(safe_text(result.summary), flush=True)
     return result.exit_code
 
 

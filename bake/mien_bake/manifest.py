@@ -7,7 +7,7 @@ A manifest is a YAML file (``yaml.SafeLoader`` plus line marks and a duplicate-k
       fps: 60                      # frames per second of every output (config animation.default_fps)
       rig: arkit52                 # rig of characters that do not name one
       seed: 0                      # base seed; each line's seed is derived from it and the line id
-      formats: [glb, csv, json]    # files written per line
+      formats: [glb, csv, json]    # files written per line (also: livelinkface, a Live Link Face take CSV)
       per_character_glb: false     # also characters/<id>.glb holding all its lines as named animations
       mode: auto                   # auto | aligned | recognized | neural
       emotion: neutral             # lines without an emotion (default: auto with a personality, else neutral)
@@ -36,8 +36,10 @@ Paths are relative to the manifest's folder and may not leave it: ``..``, absolu
 drive letters are rejected, and so is a symbolic link (or a path through one) that resolves to a
 file outside the folder, unless ``allow_outside_inputs`` (``mien bake --allow-outside-inputs``)
 trusts such links. Every input must be a regular file (not a folder, device or pipe) of at most
-``limits.max_message_bytes``. A line id may not name the bake's report (``bake_report`` with the
-``json`` format), compared ignoring case as on Windows and macOS file systems.
+``limits.max_message_bytes``. No two output files may share a name, compared ignoring case as on
+Windows and macOS file systems: a line id may not name the bake's report (``bake_report`` with the
+``json`` format), nor write another line's file (``a.livelinkface`` with ``csv`` and ``a`` with
+``livelinkface``).
 
 :func:`load_manifest` never raises for a bad manifest: it returns a :class:`Manifest` whose
 :attr:`~Manifest.problems` list every problem and whose :attr:`~Manifest.lines` hold only the
@@ -76,6 +78,7 @@ from .gltf import Clip, build_glb
 __all__ = [
     "CHARACTERS_DIR",
     "FORMATS",
+    "FORMAT_SUFFIX",
     "MANIFEST_VERSION",
     "MODES",
     "REPORT_FILE",
@@ -95,7 +98,10 @@ REPORT_FILE = "bake_report.json"
 """The bake's report, beside the line files in the output folder (no line may write a file of that name)."""
 CHARACTERS_DIR = "characters"
 """Folder of the per-character files in the output folder."""
-FORMATS: tuple[str, ...] = ("glb", "csv", "json")
+FORMATS: tuple[str, ...] = ("glb", "csv", "json", "livelinkface")
+FORMAT_SUFFIX: dict[str, str] = {"glb": "glb", "csv": "csv", "json": "json", "livelinkface": "livelinkface.csv"}
+"""File name ending of each format (a Live Link Face take is a .csv)."""
+DEFAULT_FORMATS: tuple[str, ...] = ("glb", "csv", "json")
 MODES: tuple[str, ...] = ("auto", "aligned", "recognized", "neural")
 Mode: TypeAlias = Literal["auto", "aligned", "recognized", "neural"]
 AUTO = "auto"
@@ -117,7 +123,6 @@ _HINTS_MAX = 20
 """Missing files that get a "did you mean" (each compares the name with its folder's files)."""
 _MANIFEST_MAX_BYTES = 64 * 1024 * 1024
 """About 400,000 lines: far more than a game ships in one manifest, and parsed in minutes."""
-_RESERVED_OUTPUTS = frozenset({REPORT_FILE.casefold()})
 
 LineEmotion: TypeAlias = Emotion | tuple[EmotionKeyframe, ...] | None
 """A line's emotion: constant, keyframed, or ``None`` for ``auto`` (from the character's state)."""
@@ -161,7 +166,7 @@ class Defaults:
     fps: float
     rig: str
     seed: int = 0
-    formats: tuple[str, ...] = FORMATS
+    formats: tuple[str, ...] = DEFAULT_FORMATS
     per_character_glb: bool = False
     mode: Mode = "auto"
     emotion: str | None = None
@@ -541,7 +546,7 @@ def _read_defaults(chk: _Checker, raw: object, line: int | None) -> Defaults | N
                 f"{_describe(rig)}", f"use one of {', '.join(shipped_rig_names())} or a path", fatal=True)
         bad = True
     seed = chk.seed(raw.get("seed", 0), _key_line(raw, "seed"), "defaults.seed", fatal=True)
-    formats_raw = raw.get("formats", list(FORMATS))
+    formats_raw = raw.get("formats", list(DEFAULT_FORMATS))
     formats: tuple[str, ...] = ()
     if (not isinstance(formats_raw, list) or not formats_raw or any(f not in FORMATS for f in formats_raw)
             or len(set(formats_raw)) != len(formats_raw)):
@@ -909,6 +914,7 @@ def load_manifest(path: str | Path, config: Config | None = None, *, allow_outsi
     declared: list[str] = []
     failed: list[str] = []
     seen: dict[str, int] = {}
+    written = {REPORT_FILE.casefold(): "the bake's own report"}  # output file name -> whose
     for i, raw in enumerate(raw_lines):
         line = _item_line(raw_lines, i)
         where = f"lines[{i}]"
@@ -938,13 +944,15 @@ def load_manifest(path: str | Path, config: Config | None = None, *, allow_outsi
             failed.append(lid)
             continue
         seen[lid.lower()] = i
-        reserved = [f"{lid}.{fmt}" for fmt in defaults.formats if f"{lid}.{fmt}".casefold() in _RESERVED_OUTPUTS]
-        if reserved:
-            chk.add(_key_line(raw, "id"), f"{where}.id", f"line id {lid!r} would write {reserved[0]}, the name of "
-                    "the bake's own report (compared ignoring case, as Windows and macOS do)",
+        names = [f"{lid}.{FORMAT_SUFFIX[fmt]}" for fmt in defaults.formats]
+        clash = next((name for name in names if name.casefold() in written), None)
+        if clash is not None:
+            chk.add(_key_line(raw, "id"), f"{where}.id", f"line id {lid!r} would write {clash}, the name of "
+                    f"{written[clash.casefold()]} (file names are compared ignoring case, as Windows and macOS do)",
                     "rename the line", line_ids=(lid,))
             failed.append(lid)
             continue
+        written.update((name.casefold(), f"a file of lines[{i}] ({lid!r})") for name in names)
         parsed = _read_line(chk, i, raw, line, lid, defaults, characters)
         if parsed is None:
             failed.append(lid)

@@ -51,7 +51,7 @@ from typing import Any, TextIO
 import numpy as np
 
 import mien
-from mien import AnimationOptions, Animator, EncodedAudio, LineRequest
+from mien import AnimationOptions, Animator, EncodedAudio, LineRequest, livelinkface
 from mien.config import Config
 from mien.emotion import Emotion, EmotionKeyframe
 from mien.errors import MienError
@@ -71,7 +71,7 @@ from .cache import (
 )
 from .emotions import EngineFactory, resolve_emotions
 from .gltf import Clip, build_glb
-from .manifest import CHARACTERS_DIR, REPORT_FILE, Character, Line, Manifest, Mode, load_manifest
+from .manifest import CHARACTERS_DIR, FORMAT_SUFFIX, REPORT_FILE, Character, Line, Manifest, Mode, load_manifest
 from .progress import Progress, make_progress
 
 __all__ = [
@@ -299,13 +299,15 @@ class _Worker:
         spec = self.setup.rigs[job.character]
         request = LineRequest(
             audio=EncodedAudio(self._audio(job)), transcript=job.transcript, emotion=job.emotion, fps=job.fps,
-            rig=spec.name if spec.shipped else INTERNAL_RIG, seed=job.seed,
+            rig=spec.name if spec.shipped and "livelinkface" not in job.formats else INTERNAL_RIG, seed=job.seed,
             mode=job.mode, options=job.options, request_id=job.line_id,
         )
         track = self.animator.animate(request)
-        if not spec.shipped:
-            track = self._profile(job.character).apply(track)  # from the internal channel set
         files: dict[str, bytes] = {}
+        if "livelinkface" in job.formats:  # from the internal channels, whatever the character's rig
+            files["livelinkface"] = livelinkface.to_csv(track).encode("utf-8")
+        if not spec.shipped or request.rig != spec.name:
+            track = self._profile(job.character).apply(track)  # from the internal channel set
         if "glb" in job.formats:
             mesh = self.setup.meshes.get(job.character)
             glb, _ = build_glb([Clip.from_track(track, job.line_id)], generator=f"Mien {mien.__version__}",
@@ -578,7 +580,7 @@ class _Bake:
                    if p.is_relative_to(cache_dir))
         top, characters = (Path(os.path.realpath(self.out_dir / d)) for d in ("", CHARACTERS_DIR))
         places = [(top, REPORT_FILE, "the bake report")]
-        places += [(top, f"{line.id}.{fmt}", f"line {line.id}") for line in self.manifest.lines
+        places += [(top, f"{line.id}.{FORMAT_SUFFIX[fmt]}", f"line {line.id}") for line in self.manifest.lines
                    for fmt in self.defaults.formats]
         if self.defaults.per_character_glb:
             places += [(characters, f"{cid}.glb", f"character {cid}") for cid in self.manifest.characters]
@@ -616,7 +618,7 @@ class _Bake:
         self.progress.log("warning", message)
 
     def expected_outputs(self, line_id: str) -> list[str]:
-        names = [f"{line_id}.{fmt}" for fmt in self.defaults.formats]
+        names = [f"{line_id}.{FORMAT_SUFFIX[fmt]}" for fmt in self.defaults.formats]
         if self.defaults.per_character_glb:
             names.append(f"{CACHE_DIR}/{_CLIPS_DIR}/{line_id}.npy")
         return names
@@ -699,7 +701,7 @@ class _Bake:
         sizes: dict[str, int] = {}
         try:
             for fmt, data in outcome.files.items():
-                name = f"{job.line_id}.{fmt}"
+                name = f"{job.line_id}.{FORMAT_SUFFIX[fmt]}"
                 atomic_write(self.out_dir / name, data, self.cache.tmp_dir)
                 sizes[name] = len(data)
             if outcome.clip is not None:

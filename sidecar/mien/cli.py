@@ -1,10 +1,10 @@
 """The `mien` command: animate files in-process, serve the sidecar, bake, live.
 
     mien animate AUDIO... [--text T | --text-file F | --transcripts auto] [--no-text] [--emotion E]
-                 [--fps 60] [--seed N] [--rig R] [--mode M] [--format csv|json] [--plot P.png] -o OUT
+                 [--fps 60] [--seed N] [--rig R] [--mode M] [--format csv|json|livelinkface] [--plot P.png] -o OUT
     mien serve [--host 127.0.0.1] [--port 50051] [--http-port 8080] [--config mien.yaml]
     mien bake MANIFEST.yaml -o OUT_DIR [...]
-    mien live [--input FILE] [--device D] [--emotion E] [--seconds S]
+    mien live [--input FILE] [--device D] [--emotion E] [--seconds S] [--live-link HOST:PORT]
 
 ``mien animate`` is the sidecar's engine in this process: the same bundled models (the neural model
 is loaded only when a line needs it) and the same choice of mode (``auto``: aligned with a
@@ -41,7 +41,7 @@ from .audio import Audio, decode_audio
 from .config import Config, load_config, with_settings
 from .emotion import EMOTIONS, Emotion, EmotionKeyframe, parse_emotion
 from .errors import FailedPrecondition, InvalidArgument, MienError
-from .files import file_kind, printable, read_limited, replace_file, stat_or_none
+from .files import file_kind, read_limited, replace_file, safe_text, stat_or_none
 from .pipeline import Animator
 from .request import MODES, EncodedAudio, LineRequest
 from .rig import INTERNAL_RIG, RigProfile, load_rig, shipped_rig_names
@@ -50,7 +50,8 @@ from .track import Track
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-FORMATS = ("csv", "json")
+FORMATS = ("csv", "json", "livelinkface")
+_SUFFIX = {"csv": "csv", "json": "json", "livelinkface": "csv"}  # a Live Link Face take is a .csv
 PLOT_FORMATS = ("png", "svg", "pdf")
 STDIO = "-"
 """As AUDIO: read the audio from stdin; as ``-o``: write the track to stdout."""
@@ -180,7 +181,7 @@ def _plan_outputs(args: argparse.Namespace, inputs: list[_Input]) -> tuple[str, 
             fmt = args.format or "csv"
             seen: dict[str, tuple[str, Path]] = {}
             for item in inputs:
-                item.out = folder / f"{item.name}.{fmt}"
+                item.out = folder / f"{item.name}.{_SUFFIX[fmt]}"
                 key = unicodedata.normalize("NFC", item.out.name).casefold()  # case-insensitive file systems
                 if key in seen:
                     label, first = seen[key]
@@ -272,6 +273,10 @@ def _request_id(name: str) -> str:
 def _encode(track: Track, fmt: str) -> bytes:
     if fmt == "csv":
         return track.to_csv().encode("utf-8")
+    if fmt == "livelinkface":
+        from .livelinkface import to_csv
+
+        return to_csv(track).encode("utf-8")
     import json
 
     return json.dumps(track.to_json(), separators=(",", ":"), allow_nan=False).encode("utf-8")
@@ -308,6 +313,12 @@ class _Lines:
         self.emotion: Emotion | tuple[EmotionKeyframe, ...] = (
             parse_emotion(args.emotion, "--emotion") if args.emotion else Emotion.neutral())
         self.rig, self.profile = _resolve_rig(args.rig)
+        if fmt == "livelinkface":  # written from the internal channels
+            if args.rig not in (None, INTERNAL_RIG):
+                raise InvalidArgument(f"--format livelinkface writes the ARKit blendshapes of the internal track; "
+                                      f"--rig {args.rig} does not apply (leave it out, or use --rig {INTERNAL_RIG})",
+                                      field="rig")
+            self.rig = INTERNAL_RIG
         self.animator = _animator(config, _needs_neural(args.mode, inputs), args.mode)
 
     def read(self, item: _Input) -> bytes:
@@ -457,7 +468,8 @@ def _cmd_live(args: argparse.Namespace, config: Config) -> int:
     else:
         source = MicrophoneSource(args.device)
     start = StreamStart(sample_rate_hz=source.sample_rate_hz, encoding="pcm_s16le", emotion=emotion, rig=rig,
-                        fps=args.fps, seed=args.seed)
+                        fps=args.fps, seed=args.seed, live_link_target=args.live_link or "",
+                        live_link_subject=args.live_link_subject or "")
     sink: Callable[[FrameBatch], None] | None = None
     if profile is not None:  # the stream is on the internal channel set: retarget each batch
         from .live import Meters
@@ -496,7 +508,8 @@ def _parser() -> argparse.ArgumentParser:
     an.add_argument("--rig", default=None, help="rig profile: a shipped name (default arkit52) or a profile .yaml")
     an.add_argument("--mode", choices=MODES, default="auto",
                     help="auto (default): aligned with a transcript, else neural (else recognized)")
-    an.add_argument("--format", choices=FORMATS, help="output format (default: from the extension, else csv)")
+    an.add_argument("--format", choices=FORMATS, help="output format (default: from the extension, else csv); "
+                    "livelinkface = a Live Link Face take CSV (from the internal channels, rig arkit52)")
     an.add_argument("--plot", help="also draw the mouth curves under the waveform into this PNG (or .svg, .pdf)")
     an.add_argument("-o", "--output", required=True,
                     help="output file, or folder (several inputs, an existing folder, or a path ending in /); "
@@ -512,6 +525,10 @@ def _parser() -> argparse.ArgumentParser:
     lv.add_argument("--fps", type=float, default=None)
     lv.add_argument("--seed", type=int, default=0)
     lv.add_argument("--rig", default=None, help="a shipped profile name or a profile .yaml")
+    lv.add_argument("--live-link", metavar="HOST:PORT", default=None,
+                    help="also send the frames as Live Link Face UDP packets (Unreal's Live Link; e.g. "
+                         "127.0.0.1:11111); loopback unless the config sets live_link.allow_remote")
+    lv.add_argument("--live-link-subject", default=None, help="Live Link subject name (default: live_link.subject)")
 
     from mien_bake.cli import add_bake_arguments  # the offline bake (bake/mien_bake; it does not import this module)
 
@@ -527,7 +544,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _printable(record: Any) -> bool:
-    record["message"] = printable(record["message"])  # a file name that is not UTF-8 never fails a message
+    record["message"] = safe_text(record["message"])  # a file name that is not UTF-8 never fails a message
     return True
 
 

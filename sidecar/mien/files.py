@@ -15,10 +15,10 @@ from typing import BinaryIO
 
 from .errors import InvalidArgument
 
-__all__ = ["file_kind", "printable", "read_limited", "replace_file", "stat_or_none"]
+__all__ = ["file_kind", "read_limited", "replace_file", "safe_text", "stat_or_none"]
 
 
-def printable(text: str) -> str:
+def safe_text(text: str) -> str:
     """``text`` safe to print or encode as UTF-8: file names may hold bytes that are not UTF-8 (lone surrogates in
     Python's str), shown escaped (``\\udcff``) instead of failing the output."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
