@@ -388,3 +388,34 @@ def test_serve_on_a_bad_config_is_one_line_and_exit_2(tmp_path: Path, capsys: py
     assert code == 2 and "not UTF-8" in err and len(err.strip().splitlines()) == 1, err
     code, err = run(["serve", "--config", str(tmp_path)], capsys)
     assert code == 2 and "cannot read config file" in err, err
+
+
+# ------------------------------------------------------------------------------------ plot, live
+
+
+def test_plot_formats_and_a_plot_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = run(["animate", GO, "--plot", str(tmp_path / "p.svg"), "-o", str(tmp_path / "a.csv")], capsys)
+    assert code == 0 and (tmp_path / "p.svg").read_text().lstrip().startswith("<?xml"), err
+    (tmp_path / "pics").mkdir()
+    code, err = run(["animate", GO, "--plot", str(tmp_path / "pics"), "-o", str(tmp_path / "b.csv")], capsys)
+    assert code == 0 and (tmp_path / "pics" / "goforward.png").read_bytes()[:4] == b"\x89PNG", err
+
+
+def test_live_with_a_rig_profile_file_and_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    profile = tmp_path / "face.yaml"
+    shutil.copy(SHIPPED_RIGS / "vrm.yaml", profile)
+    code, err = run(["live", "--input", str(SPEECH / "cards_001.wav"), "--fast", "--rig", str(profile)], capsys)
+    assert code == 0, err
+    for argv, needle in ((["--input", str(tmp_path)], "it is a folder"), (["--input", str(tmp_path / "no.wav")],
+                         "cannot read it"), (["--seconds", "-1"], "must be a number of seconds > 0"),
+                         (["--emotion", "0:happy;1:sad"], "takes one emotion")):
+        code, err = run(["live", *argv, "--fast"], capsys)
+        assert code == 2 and needle in err and len(errors(err)) == 1, (argv, err)
+
+
+def test_livelinkface_is_written_from_the_internal_track(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = run(["animate", GO, "--format", "livelinkface", "-o", str(tmp_path) + "/"], capsys)
+    assert code == 0 and (tmp_path / "goforward.csv").read_text().startswith("Timecode,BlendShapeCount,"), err
+    code, err = run(["animate", GO, "--format", "livelinkface", "--rig", "metahuman", "-o", str(tmp_path / "m")],
+                    capsys)
+    assert code == 2 and "does not apply" in err, err

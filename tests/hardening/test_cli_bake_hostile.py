@@ -26,7 +26,7 @@ import pytest
 from conftest import SPEECH
 
 from .harness import mien_command
-from .test_bad_input_matrix import _stderr_sink
+from .test_bad_input_matrix import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -160,23 +160,6 @@ CASES = [
 ]
 
 
-def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    """``mien ...`` in-process: (exit code, stdout + stderr)."""
-    from loguru import logger
-
-    from mien import cli
-
-    try:
-        code = cli.main(argv)
-    except SystemExit as exit_:  # argparse
-        code = int(exit_.code or 0)
-    finally:
-        logger.remove()
-        logger.add(_stderr_sink, level="INFO")
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
-
-
 def _fill(arg: str, root: Path) -> str:
     return arg.replace("{in}", str(root / "in")).replace("{out}", str(root / "out"))
 
@@ -186,7 +169,7 @@ def test_cli(case: Hostile, case_folder: Path, capsys: pytest.CaptureFixture[str
     protected = {p: path for p, path in (("in/keep.csv", case_folder / "in" / "keep.csv"),)}
     before = _snapshot(case_folder / "in")
     null_before = os.stat("/dev/null")
-    code, stderr = run_cli([_fill(a, case_folder) for a in case.argv], capsys)
+    code, stderr = run_cli([_fill(a, case_folder) for a in case.argv], capsys, stdout=True)
     assert code == case.expect, stderr[-3000:]
     assert case.needle in stderr, stderr[-3000:]
     assert "Traceback" not in stderr
@@ -337,7 +320,8 @@ def test_bake(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, out
     before = _snapshot(folder)
     outside = _snapshot(tmp_path / "outside")
     target = out if out.startswith("/") else str(tmp_path / out)
-    code, stderr = run_cli(["bake", str(manifest), "-o", target, "--jobs", "1", "--progress", "none", *extra], capsys)
+    code, stderr = run_cli(["bake", str(manifest), "-o", target, "--jobs", "1", "--progress", "none", *extra], capsys,
+                           stdout=True)
     output = stderr
     assert code == expect, output[-3000:]
     assert needle in output, output[-3000:]
