@@ -49,8 +49,13 @@ def run_bake(args: argparse.Namespace, config: Config) -> int:
         print(f"mien bake: --jobs {args.jobs}: accepted: 0 to {MAX_JOBS} (0 = one per CPU); --jobs must be >= 0",
               file=sys.stderr)
         return 2
-    if not args.output.strip():
-        print("mien bake: -o is empty; give the output folder", file=sys.stderr)
+    if not args.output.strip() or args.output == "-":
+        print(f"mien bake: -o {args.output!r}: give the output folder (the bake writes many files, not a stream)",
+              file=sys.stderr)
+        return 2
+    if args.manifest == "-":
+        print("mien bake: the manifest cannot come from stdin: its paths are relative to its folder; give its path",
+              file=sys.stderr)
         return 2
     options = BakeOptions(jobs=args.jobs, force=args.force, fail_fast=args.fail_fast, progress=args.progress,
                           prune=args.prune, dry_run=args.dry_run, allow_outside_inputs=args.allow_outside_inputs)

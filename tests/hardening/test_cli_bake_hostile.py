@@ -307,6 +307,11 @@ BAKE_CASES = [
     ("K15-reserved-device-name", HEAD + "  - {id: con, character: npc, audio: audio/cards_001.wav}\n", "out", [], 1,
      "reserved device name"),
     ("K16-manifest-is-empty", "", "out", [], 2, "the manifest must be a mapping"),
+    ("K17-output-is-a-dash", HEAD, "-", [], 2, "give the output folder"),
+    ("K18-jobs-huge", HEAD, "out", ["--jobs", "100000"], 2, "accepted: 0 to 256"),
+    ("K19-livelinkface-name-clash", "version: 1\ndefaults: {formats: [csv, livelinkface]}\ncharacters:\n"
+     "  npc: {rig: arkit52}\nlines:\n" + GOOD + "  - {id: good.livelinkface, character: npc, audio: "
+     "audio/cards_001.wav}\n", "out", [], 1, "the name of a file of lines[0]"),
 ]
 
 
@@ -319,7 +324,7 @@ def test_bake(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, out
     manifest.write_text(text)
     before = _snapshot(folder)
     outside = _snapshot(tmp_path / "outside")
-    target = out if out.startswith("/") else str(tmp_path / out)
+    target = out if out.startswith("/") or out == "-" else str(tmp_path / out)
     code, stderr = run_cli(["bake", str(manifest), "-o", target, "--jobs", "1", "--progress", "none", *extra], capsys,
                            stdout=True)
     output = stderr
