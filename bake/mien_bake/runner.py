@@ -3,15 +3,19 @@
 Steps of :func:`bake`:
 
 1. **Validate** the manifest (:mod:`.manifest`); every problem is reported, the valid lines go on.
+   An output that would replace one of the manifest's inputs stops the bake before anything is written.
 2. **Emotions**: ``auto`` lines get their emotion by replaying each character's lines in manifest
    order through the NPC emotion state (:mod:`.emotions`), sequentially and deterministically.
 3. **Plan**: each line's content hash (:mod:`.cache`) is compared with the one stored with its
    outputs; unchanged lines are skipped.
 4. **Bake** the rest in worker processes (``fork`` on Linux, ``spawn`` elsewhere; one
-   :class:`~mien.Animator` per worker, loaded once). Workers only compute: they return the files'
+   :class:`~mien.Animator` per worker, loaded once). Workers read their line's audio (checked against
+   the planned hash; only lines in flight are in memory) and compute: they return the files'
    bytes, and this process writes them (temporary file in ``.mien-bake/tmp`` + rename) and then
    the line's cache entry. A killed bake therefore leaves complete files only, and a rerun skips
-   every line whose entry was written. Workers exit on their own when this process dies. A worker
+   every line whose entry was written. Workers die with this process (``PR_SET_PDEATHSIG`` on Linux, a
+   watchdog elsewhere) and never hold the output folder's lock (a POSIX record lock of this process),
+   so a rerun right after a SIGKILL resumes at once. A worker
    that crashes (a native library fault, out of memory) fails the line it was baking, after a
    retry on its own, and the batch goes on.
 5. **Per-character files** (``per_character_glb``): ``characters/<id>.glb`` with every line of
