@@ -135,35 +135,82 @@ def test_plugin_cfg() -> None:
     assert re.search(r"^extends EditorPlugin$", (GODOT_ADDON / script).read_text(), re.M)
 
 
+def _code_lines(path: Path) -> str:
+    """The GDScript source without comment lines and string contents (they name classes freely)."""
+    code = "\n".join(line for line in path.read_text().splitlines() if not line.strip().startswith("#"))
+    return re.sub(r'"(?:[^"\\\n]|\\.)*"', '""', code)
+
+
 def test_godot_classes_and_api() -> None:
     names: dict[str, Path] = {}
     for path in GD_FILES:
         for match in re.finditer(r"^class_name (\w+)$", path.read_text(), re.M):
             assert match.group(1) not in names, f"duplicate class_name {match.group(1)}"
             names[match.group(1)] = path
-    assert {"MienTalker", "MienClient", "MienResult", "MienTrack", "MienAudio", "MienStream"} <= set(names)
+    assert {
+        "MienTalker", "MienClient", "MienResult", "MienTrack", "MienAudio", "MienStream", "MienConfig",
+        "MienPacer", "MienProtocol", "MienStreamReceiver", "MienChannelMap", "MienChannelRule", "MienRotation",
+        "MienBoneDriver",
+    } <= set(names)
     talker = (GODOT_ADDON / "mien_talker.gd").read_text()
-    for signal in ("signal line_started(", "signal line_finished", "signal line_failed(result: MienResult)"):
+    for signal in ("signal line_started(", "signal line_finished", "signal line_failed(result: ResultScript)"):
         assert signal in talker
-    for export in ("server_url", "token", "mesh_path", "audio_player_path", "rig", "fps", "npc_id", "use_streaming"):
+    for export in ("server_url", "mesh_path", "audio_player_path", "rig", "fps", "npc_id", "use_streaming",
+                   "channel_map", "animation_mixer_path", "influence"):
         assert re.search(rf"^@export\S* *(\([^)]*\))? var {export}\b", talker, re.M), export
     assert re.search(r"^func say\(stream: AudioStream, text: String = \"\", emotion: Dictionary = \{\}\)", talker, re.M)
+    for function in ("func begin_stream(", "func push_pcm(pcm: PackedByteArray)", "func end_stream()"):
+        assert function in talker, function
     assert "get_playback_position()" in talker and "get_time_since_last_mix()" in talker
-    assert "get_output_latency()" in talker
-    # Every script but the runtime node runs in the editor.
+
+
+def test_godot_token_never_saved_in_scenes_or_project() -> None:
+    """The token is no exported property (scenes would store it) and no project setting."""
     for path in GD_FILES:
-        if path.name != "mien_talker.gd":
-            assert path.read_text().startswith("@tool\n"), f"{path.name} must be @tool"
-    # No channel names are hard-coded: the addon never names an ARKit shape.
+        code = _code_lines(path)
+        assert not re.search(r"@export[^\n]*\bvar \w*token", code, re.I), f"{path.name} exports a token"
+        assert not re.search(r"ProjectSettings\.set_setting\([^)]*token", code, re.I), path.name
+
+
+def test_godot_output_latency_read_in_one_cached_place() -> None:
+    callers = [p.name for p in GD_FILES if "get_output_latency()" in _code_lines(p)]
+    assert callers == ["mien_config.gd"], callers
+    assert "LATENCY_REFRESH_S" in (GODOT_ADDON / "mien_config.gd").read_text()
+
+
+def test_godot_scripts_never_name_other_global_classes() -> None:
+    """A fresh clone has no global class cache yet: scripts refer to each other by preload()."""
+    names = {m.group(1): p for p in GD_FILES for m in re.finditer(r"^class_name (\w+)$", p.read_text(), re.M)}
     for path in GD_FILES:
-        assert not re.search(r'"(jawOpen|eyeBlinkLeft|mouthClose|CTRL_C_jaw)', path.read_text()), path.name
+        code = _code_lines(path)
+        own = re.search(r"^class_name (\w+)$", code, re.M)
+        for name in names:
+            if own and name == own.group(1):
+                continue
+            assert not re.search(rf"\b{name}\b", code), f"{path.name} names the global class {name}"
+        uncommented = "\n".join(line for line in path.read_text().splitlines() if not line.strip().startswith("#"))
+        for target in re.findall(r'preload\("([^"]+)"\)', uncommented):
+            assert target.startswith("res://addons/mien/"), f"{path.name}: preload {target}"
+            assert (GODOT_ADDON / target.removeprefix("res://addons/mien/")).is_file(), target
+
+
+def test_godot_runtime_scripts_are_tool_scripts() -> None:
+    for path in GD_FILES:
+        if path.name in {"mien_talker.gd"} or path.parent.name == "tests":
+            continue
+        assert path.read_text().startswith("@tool\n"), f"{path.name} must be @tool"
+    # No channel names are hard-coded: the addon never names a rig's shape.
+    for path in GD_FILES:
+        if path.parent.name == "tests":
+            continue
+        assert not re.search(r'"(jawOpen|eyeBlinkLeft|mouthClose|CTRL_C_jaw|eyeYawLeft_deg)', path.read_text()), path.name
 
 
 def test_dock_scene() -> None:
     scene = (GODOT_ADDON / "mien_dock.tscn").read_text()
     match = re.search(r'path="res://addons/mien/([^"]+)"', scene)
     assert match and (GODOT_ADDON / match.group(1)).is_file()
-    assert 'preload("mien_dock.tscn")' in (GODOT_ADDON / "plugin.gd").read_text()
+    assert 'preload("res://addons/mien/mien_dock.tscn")' in (GODOT_ADDON / "plugin.gd").read_text()
 
 
 # --- Unreal structure ------------------------------------------------------------------------
