@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,32 +26,14 @@ CORE = PLUGINS / "unreal" / "Mien" / "Source" / "MienCore"
 CASES = PLUGINS / "godot" / "addons" / "mien" / "tests" / "cases"
 GODOT_RUNNER = PLUGINS / "godot" / "addons" / "mien" / "tests" / "run_core_cases.gd"
 CORE_SOURCES = sorted((CORE / "Private").glob("MienCore[A-Z]*.cpp"))
-FLAGS = ["-std=c++17", "-O1", "-Wall", "-Wextra", "-Wshadow", "-Wconversion", "-Werror", "-fno-exceptions", "-fno-rtti"]
 
 sys.path.insert(0, str(PLUGINS))
-from fixture_tools import FIXTURE_DIRS  # noqa: E402
-
-
-def compiler() -> str:
-    for name in ("g++", "c++", "clang++"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.fail("no C++ compiler on PATH (apt-get install g++): the plugin core cannot be tested")
-
-
-def build(tmp_dir: Path, main: str) -> Path:
-    """Compiles the core plus one program of engine_plugins/core_tests into tmp_dir."""
-    out = tmp_dir / Path(main).stem
-    args = [compiler(), *FLAGS, "-I", str(CORE / "Public"), *map(str, CORE_SOURCES), str(PLUGINS / "core_tests" / main), "-o", str(out)]
-    result = subprocess.run(args, capture_output=True, text=True, timeout=600, check=False)
-    assert result.returncode == 0, result.stderr[-4000:]
-    return out
+from fixture_tools import FIXTURE_DIRS, build_core_program  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def core_tests(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build(tmp_path_factory.mktemp("core"), "mien_core_tests.cpp")
+    return build_core_program("mien_core_tests.cpp", tmp_path_factory.mktemp("core"))
 
 
 def test_core_has_no_engine_headers() -> None:
@@ -109,7 +90,8 @@ def test_gdscript_constants_match_the_core() -> None:
     header = (CORE / "Public" / "MienCore" / "MienCorePacing.h").read_text(encoding="utf-8")
     gd = (PLUGINS / "godot" / "addons" / "mien" / "core" / "mien_pacer.gd").read_text(encoding="utf-8")
     for cpp_name, gd_name in [("DefaultChunkMs", "DEFAULT_CHUNK_MS"), ("DefaultLeadS", "DEFAULT_LEAD_S"),
-                              ("DefaultStartBufferS", "DEFAULT_START_BUFFER_S")]:
+                              ("DefaultStartBufferS", "DEFAULT_START_BUFFER_S"),
+                              ("DefaultPushStartBufferS", "DEFAULT_PUSH_START_BUFFER_S")]:
         cpp_value = float(re.search(rf"{cpp_name} = ([0-9.]+);", header).group(1))
         gd_value = float(re.search(rf"const {gd_name} := ([0-9.]+)", gd).group(1))
         assert cpp_value == gd_value, (cpp_name, cpp_value, gd_value)

@@ -100,8 +100,10 @@ const GENERATOR_BUFFER_S := 0.5
 @export_range(0.0, 1.0) var blend_time_s: float = 0.15
 ## Seconds before a request fails with timeout.
 @export var request_timeout_s: float = 30.0
-## Seconds of frames a streamed line waits for before its audio starts.
+## Seconds of frames a streamed [method say] line waits for before its audio starts.
 @export_range(0.0, 1.0) var start_buffer_s: float = Pacer.DEFAULT_START_BUFFER_S
+## The same for PCM pushed with [method push_pcm] (covers a real-time TTS's tail).
+@export_range(0.0, 2.0) var push_start_buffer_s: float = Pacer.DEFAULT_PUSH_START_BUFFER_S
 ## Milliseconds of audio per streamed chunk.
 @export_range(20, 1000) var chunk_ms: int = Pacer.DEFAULT_CHUNK_MS
 ## Seconds of audio streamed ahead of real time (at least the model's look-ahead).
@@ -399,8 +401,9 @@ func _update_stream() -> void:
 				_stream.finish()
 		_stream.poll(Time.get_ticks_usec() / 1e6)
 	if state == State.BUFFERING and current_track != null:
+		var buffer_s := start_buffer_s if _line_audio != null else push_start_buffer_s
 		if Pacer.should_start_playback(
-			current_track.frame_count, current_track.fps, _stream_ended, start_buffer_s
+			current_track.frame_count, current_track.fps, _stream_ended, buffer_s
 		):
 			_start_line()
 	_feed_generator()

@@ -15,6 +15,9 @@ const DEFAULT_LEAD_S := 0.5
 ## Seconds of frames a streamed line waits for before its audio starts
 ## (MienCore::DefaultStartBufferS).
 const DEFAULT_START_BUFFER_S := 0.1
+## The same for PCM pushed by a TTS (MienCore::DefaultPushStartBufferS): a producer at real
+## time cannot run ahead, so it also covers the look-ahead, a chunk and the end-of-stream flush.
+const DEFAULT_PUSH_START_BUFFER_S := 0.4
 ## Error codes worth retrying: the sidecar not reachable, busy or restarting.
 const RETRYABLE_CODES: PackedStringArray = [
 	"transport_error", "timeout", "unavailable", "resource_exhausted", "deadline_exceeded"

@@ -19,6 +19,11 @@ namespace MienCore
 	constexpr double DefaultLeadS = 0.5;
 	/** Seconds of frames a line waits for before its audio starts (a playback buffer). */
 	constexpr double DefaultStartBufferS = 0.1;
+	/**
+	 * The same for audio pushed by a TTS: a producer at real time cannot run ahead, so the buffer
+	 * also covers the model's look-ahead, one chunk and the sidecar's end-of-stream flush.
+	 */
+	constexpr double DefaultPushStartBufferS = 0.4;
 
 	/**
 	 * Whether a streamed line's audio may start: frames for StartBufferS are there, or the stream
