@@ -135,8 +135,8 @@ namespace
 			case FJson::EKind::Number:
 				if (!Near(A.AsNumber(), B.AsNumber(), 1e-6))
 				{
-					OutWhere = Path + ": " + MienCore::FormatDouble(A.AsNumber()) + " != " +
-						MienCore::FormatDouble(B.AsNumber());
+					OutWhere = Path + ": " + MienCore::FormatDouble(A.AsNumber()) +
+						" != " + MienCore::FormatDouble(B.AsNumber());
 					return false;
 				}
 				return true;
@@ -157,7 +157,8 @@ namespace
 				}
 				for (size_t Index = 0; Index < A.Items().size(); ++Index)
 				{
-					if (!JsonEqual(A.Items()[Index], B.Items()[Index], OutWhere, Path + "[" + std::to_string(Index) + "]"))
+					if (!JsonEqual(
+							A.Items()[Index], B.Items()[Index], OutWhere, Path + "[" + std::to_string(Index) + "]"))
 					{
 						return false;
 					}
@@ -275,7 +276,8 @@ namespace
 		}
 		Report(RigNames == Strings(Get(Want, "rigs")), Where + " rigs", Join(RigNames));
 		Report(Info.DefaultRig == Str(Want, "defaultRig"), Where + " defaultRig", Info.DefaultRig);
-		Report(Near(Info.MaxChunkS, Num(Want, "maxChunkS")), Where + " maxChunkS", MienCore::FormatDouble(Info.MaxChunkS));
+		Report(
+			Near(Info.MaxChunkS, Num(Want, "maxChunkS")), Where + " maxChunkS", MienCore::FormatDouble(Info.MaxChunkS));
 		Report(Near(Info.StreamLookaheadMs, Num(Want, "streamLookaheadMs")), Where + " streamLookaheadMs",
 			MienCore::FormatDouble(Info.StreamLookaheadMs));
 		Report(Near(Info.StreamStallTimeoutS, Num(Want, "streamStallTimeoutS")), Where + " streamStallTimeoutS",
@@ -338,7 +340,8 @@ namespace
 			Report(Str(Expected, "kind") == KindName(Event.Kind), At + " kind", KindName(Event.Kind));
 			if (Event.Kind == MienCore::FStreamEvent::EKind::Header)
 			{
-				Report(Event.ChannelNames == Strings(Get(Expected, "channelNames")), At + " names", Join(Event.ChannelNames));
+				Report(Event.ChannelNames == Strings(Get(Expected, "channelNames")), At + " names",
+					Join(Event.ChannelNames));
 				Report(Near(Event.Fps, Num(Expected, "fps")), At + " fps", MienCore::FormatDouble(Event.Fps));
 			}
 			else if (Event.Kind == MienCore::FStreamEvent::EKind::Frames)
@@ -391,7 +394,8 @@ namespace
 		MienCore::FChannelMapping Mapping;
 		Mapping.Bind(Spec, Strings(Get(Case, "channels")));
 		Report(Mapping.OutputNames() == Strings(Get(Want, "names")), Where + " names", Join(Mapping.OutputNames()));
-		Report(Mapping.MissingSources() == Strings(Get(Want, "missing")), Where + " missing", Join(Mapping.MissingSources()));
+		Report(Mapping.MissingSources() == Strings(Get(Want, "missing")), Where + " missing",
+			Join(Mapping.MissingSources()));
 		const std::vector<FJson>& Frames = Get(Case, "frames").Items();
 		const std::vector<FJson>& WantFrames = Get(Want, "frames").Items();
 		for (size_t Index = 0; Index < Frames.size() && Index < WantFrames.size(); ++Index)
@@ -399,8 +403,8 @@ namespace
 			const std::vector<float> In = Floats(Frames[Index]);
 			std::vector<float> Out(static_cast<size_t>(Mapping.NumOutputs()));
 			Mapping.Apply(In.data(), Out.data());
-			Report(FloatsNear(Out, Floats(WantFrames[Index])), Where + " frame " + std::to_string(Index),
-				JoinFloats(Out));
+			Report(
+				FloatsNear(Out, Floats(WantFrames[Index])), Where + " frame " + std::to_string(Index), JoinFloats(Out));
 		}
 	}
 
@@ -424,7 +428,8 @@ namespace
 			{
 				const FJson& Expected = Want[Index];
 				const MienCore::FRotationGroup& Group = Groups[Index];
-				Report(Group.Group == Str(Expected, "group") && Group.Yaw == static_cast<int32_t>(Num(Expected, "yaw")) &&
+				Report(Group.Group == Str(Expected, "group") &&
+						Group.Yaw == static_cast<int32_t>(Num(Expected, "yaw")) &&
 						Group.Pitch == static_cast<int32_t>(Num(Expected, "pitch")) &&
 						Group.Roll == static_cast<int32_t>(Num(Expected, "roll")),
 					Where + " group " + std::to_string(Index),
@@ -459,8 +464,8 @@ namespace
 		for (const FJson& Delay : Get(Case, "delays").Items())
 		{
 			const double Got = MienCore::RetryDelayS(Policy, static_cast<int32_t>(Num(Delay, "attempt")), Seed);
-			Report(Near(Got, Num(Delay, "delayS"), 1e-9), Where + " attempt " + MienCore::FormatDouble(Num(Delay, "attempt")),
-				MienCore::FormatDouble(Got));
+			Report(Near(Got, Num(Delay, "delayS"), 1e-9),
+				Where + " attempt " + MienCore::FormatDouble(Num(Delay, "attempt")), MienCore::FormatDouble(Got));
 		}
 		for (const FJson& Check : Get(Case, "shouldRetry").Items())
 		{
@@ -471,8 +476,8 @@ namespace
 		}
 		for (const FJson& Check : Get(Case, "startPlayback").Items())
 		{
-			const bool bGot = MienCore::ShouldStartPlayback(static_cast<int32_t>(Num(Check, "frames")), Num(Check, "fps"),
-				Bool(Check, "ended", false), Num(Check, "startBufferS"));
+			const bool bGot = MienCore::ShouldStartPlayback(static_cast<int32_t>(Num(Check, "frames")),
+				Num(Check, "fps"), Bool(Check, "ended", false), Num(Check, "startBufferS"));
 			Report(bGot == Bool(Check, "expected", false), Where + " startPlayback", bGot ? "true" : "false");
 		}
 		for (const FJson& Check : Get(Case, "heard").Items())
@@ -521,7 +526,8 @@ namespace
 					bContentOk &= Chunk.Data[Index] == static_cast<uint8_t>((Chunk.ByteOffset + Index) & 0xFF);
 				}
 				Got.push_back(MienCore::FormatDouble(Now) + ":chunk" + std::to_string(Chunk.Index) + "@" +
-					std::to_string(Chunk.ByteOffset) + "+" + std::to_string(Chunk.Data.size()) + (bContentOk ? "" : "!"));
+					std::to_string(Chunk.ByteOffset) + "+" + std::to_string(Chunk.Data.size()) +
+					(bContentOk ? "" : "!"));
 			}
 			if (bEnd)
 			{
@@ -538,8 +544,8 @@ namespace
 			else
 			{
 				Want.push_back(MienCore::FormatDouble(Num(Item, "t")) + ":chunk" +
-					MienCore::FormatDouble(Num(Item, "index")) + "@" + MienCore::FormatDouble(Num(Item, "offset")) + "+" +
-					MienCore::FormatDouble(Num(Item, "bytes")));
+					MienCore::FormatDouble(Num(Item, "index")) + "@" + MienCore::FormatDouble(Num(Item, "offset")) +
+					"+" + MienCore::FormatDouble(Num(Item, "bytes")));
 			}
 		}
 		Report(Got == Want, Where, Join(Got) + " != " + Join(Want));
@@ -642,9 +648,9 @@ namespace
 		{
 			std::vector<uint8_t> Pcm;
 			MienCore::Base64Decode(Str(Case, "pcmBase64"), Pcm);
-			Got = MienCore::BuildAnimateLineBody(MienCore::BuildPcmAudio(Pcm.data(), Pcm.size(),
-													 static_cast<int32_t>(Num(Case, "sampleRateHz")),
-													 static_cast<int32_t>(Num(Case, "channels", 1))),
+			Got = MienCore::BuildAnimateLineBody(
+				MienCore::BuildPcmAudio(Pcm.data(), Pcm.size(), static_cast<int32_t>(Num(Case, "sampleRateHz")),
+					static_cast<int32_t>(Num(Case, "channels", 1))),
 				Str(Case, "transcript"), Emotion, Settings);
 		}
 		else if (Kind == "chunkKeyframes")

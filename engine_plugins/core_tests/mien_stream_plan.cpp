@@ -52,7 +52,8 @@ namespace
 			else if (std::memcmp(Bytes.data() + At, "data", 4) == 0)
 			{
 				const size_t End = At + 8 + Size < Bytes.size() ? At + 8 + Size : Bytes.size();
-				Pcm.assign(Bytes.begin() + static_cast<std::ptrdiff_t>(At + 8), Bytes.begin() + static_cast<std::ptrdiff_t>(End));
+				Pcm.assign(Bytes.begin() + static_cast<std::ptrdiff_t>(At + 8),
+					Bytes.begin() + static_cast<std::ptrdiff_t>(End));
 				return Rate > 0 && Channels > 0;
 			}
 			At += 8 + Size + (Size & 1);
@@ -98,7 +99,8 @@ int main(int ArgCount, char** Args)
 	Emit(0.0, MienCore::BuildStreamHeader(Rate, Channels, Emotion, Settings));
 
 	const size_t FrameBytes = static_cast<size_t>(2 * Channels);
-	const size_t PushBytes = bTts ? static_cast<size_t>(Rate) * static_cast<size_t>(PushMs) / 1000 * FrameBytes : Pcm.size();
+	const size_t PushBytes =
+		bTts ? static_cast<size_t>(Rate) * static_cast<size_t>(PushMs) / 1000 * FrameBytes : Pcm.size();
 	size_t Produced = 0;
 	double Now = 0.0;
 	bool bFirstChunk = true;
@@ -107,8 +109,8 @@ int main(int ArgCount, char** Args)
 		// Next event: the next production step (TTS) or the pacer's next due time.
 		const double ProduceAt = Produced < Pcm.size()
 			? (bTts ? static_cast<double>(Produced + PushBytes < Pcm.size() ? Produced + PushBytes : Pcm.size()) /
-					   static_cast<double>(FrameBytes) / Rate / ProductionRate
-				 : 0.0)
+						  static_cast<double>(FrameBytes) / Rate / ProductionRate
+					: 0.0)
 			: 1e300;
 		const double DueAt = Pacer.NextDueS();
 		Now = ProduceAt < DueAt ? ProduceAt : (DueAt > Now ? DueAt : Now);

@@ -180,7 +180,11 @@ namespace MienCore
 		class FParser
 		{
 		public:
-			FParser(const std::string& InText, int InMaxDepth) : Text(InText), MaxDepth(InMaxDepth) {}
+			FParser(const std::string& InText, int InMaxDepth)
+				: Text(InText)
+				, MaxDepth(InMaxDepth)
+			{
+			}
 
 			bool ParseDocument(FJson& Out, std::string& OutError)
 			{

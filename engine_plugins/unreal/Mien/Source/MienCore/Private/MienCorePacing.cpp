@@ -6,7 +6,8 @@
 
 namespace MienCore
 {
-	FChunkPacer::FChunkPacer(const FPacerConfig& InConfig) : Config(InConfig)
+	FChunkPacer::FChunkPacer(const FPacerConfig& InConfig)
+		: Config(InConfig)
 	{
 		Config.SampleRateHz = Config.SampleRateHz > 0 ? Config.SampleRateHz : 16000;
 		Config.NumChannels = Config.NumChannels > 0 ? Config.NumChannels : 1;
@@ -22,7 +23,10 @@ namespace MienCore
 		return static_cast<double>(Config.SampleRateHz) * Config.NumChannels * Config.BytesPerSample;
 	}
 
-	double FChunkPacer::PushedS() const { return static_cast<double>(Pushed) / BytesPerSecond(); }
+	double FChunkPacer::PushedS() const
+	{
+		return static_cast<double>(Pushed) / BytesPerSecond();
+	}
 
 	void FChunkPacer::Push(const uint8_t* Data, size_t Size)
 	{
@@ -34,7 +38,10 @@ namespace MienCore
 		Pushed += static_cast<int64_t>(Size);
 	}
 
-	void FChunkPacer::Finish() { bFinished = true; }
+	void FChunkPacer::Finish()
+	{
+		bFinished = true;
+	}
 
 	double FChunkPacer::NextDueS() const
 	{

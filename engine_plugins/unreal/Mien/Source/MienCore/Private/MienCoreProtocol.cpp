@@ -340,7 +340,8 @@ namespace MienCore
 		return Message;
 	}
 
-	std::vector<FEmotionKeyframe> KeyframesInChunk(const FEmotion& Emotion, double StartS, double EndS, bool bFirstChunk)
+	std::vector<FEmotionKeyframe> KeyframesInChunk(
+		const FEmotion& Emotion, double StartS, double EndS, bool bFirstChunk)
 	{
 		std::vector<FEmotionKeyframe> Out;
 		if (Emotion.Kind != FEmotion::EKind::Keyframes)
@@ -533,7 +534,8 @@ namespace MienCore
 
 	// --- StreamAnimate -----------------------------------------------------------------------
 
-	void FStreamReceiver::Finish(const std::string& Code, const std::string& Message, std::vector<FStreamEvent>& OutEvents)
+	void FStreamReceiver::Finish(
+		const std::string& Code, const std::string& Message, std::vector<FStreamEvent>& OutEvents)
 	{
 		if (bFinished)
 		{
@@ -547,7 +549,8 @@ namespace MienCore
 		OutEvents.push_back(std::move(Event));
 	}
 
-	void FStreamReceiver::Abort(const std::string& Code, const std::string& Message, std::vector<FStreamEvent>& OutEvents)
+	void FStreamReceiver::Abort(
+		const std::string& Code, const std::string& Message, std::vector<FStreamEvent>& OutEvents)
 	{
 		Finish(Code, Message, OutEvents);
 	}

@@ -99,8 +99,10 @@ namespace MienCore
 	FJson BuildStreamAudio(const uint8_t* Pcm, size_t Size, const std::vector<FEmotionKeyframe>& Keyframes);
 	/** {"end": {}}. */
 	FJson BuildStreamEnd();
-	/** The keyframes of a keyframed emotion whose time is in [StartS, EndS); the first chunk also takes earlier ones. */
-	std::vector<FEmotionKeyframe> KeyframesInChunk(const FEmotion& Emotion, double StartS, double EndS, bool bFirstChunk);
+	/** The keyframes of a keyframed emotion whose time is in [StartS, EndS); the first chunk also takes earlier ones.
+	 */
+	std::vector<FEmotionKeyframe> KeyframesInChunk(
+		const FEmotion& Emotion, double StartS, double EndS, bool bFirstChunk);
 
 	// --- responses ---------------------------------------------------------------------------
 
