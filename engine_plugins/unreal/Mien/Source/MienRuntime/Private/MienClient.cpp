@@ -66,8 +66,8 @@ void UMienClient::AnimateLine(const FMienLineRequest& Request, FMienTrackCallbac
 			std::string Problem;
 			if (!MienCore::DecodeAnimationTrackText(BodyText(Body), Decoded, Problem))
 			{
-				Callback.ExecuteIfBound(FMienResult::Failure(TEXT("bad_response"), MienBridge::FromUtf8(Problem),
-											Result.HttpStatus),
+				Callback.ExecuteIfBound(
+					FMienResult::Failure(TEXT("bad_response"), MienBridge::FromUtf8(Problem), Result.HttpStatus),
 					Track);
 				return;
 			}
@@ -92,9 +92,8 @@ void UMienClient::Describe(FMienServiceInfoCallback Callback, bool bRetry)
 			std::string Problem;
 			if (!MienCore::DecodeServiceInfoText(BodyText(Body), Decoded, Problem))
 			{
-				Callback.ExecuteIfBound(FMienResult::Failure(TEXT("bad_response"), MienBridge::FromUtf8(Problem),
-											Result.HttpStatus),
-					Info);
+				Callback.ExecuteIfBound(
+					FMienResult::Failure(TEXT("bad_response"), MienBridge::FromUtf8(Problem), Result.HttpStatus), Info);
 				return;
 			}
 			MienBridge::ToUnrealServiceInfo(Decoded, Info);
@@ -149,7 +148,8 @@ void UMienClient::SendAttempt(
 			TArray<uint8> Content;
 			if (!bConnectedSuccessfully || !Response.IsValid())
 			{
-				const bool bTimedOut = Timeout > 0.f && HttpRequest.IsValid() && HttpRequest->GetElapsedTime() >= Timeout;
+				const bool bTimedOut =
+					Timeout > 0.f && HttpRequest.IsValid() && HttpRequest->GetElapsedTime() >= Timeout;
 				Result = bTimedOut
 					? FMienResult::Failure(
 						  TEXT("timeout"), FString::Printf(TEXT("%s did not answer in %.0f s"), *Url, Timeout))

@@ -18,7 +18,10 @@ namespace MienBridge
 		return FString(Converted.Length(), Converted.Get());
 	}
 
-	FString ToWire(const MienCore::FJson& Message) { return FromUtf8(Message.Serialize()); }
+	FString ToWire(const MienCore::FJson& Message)
+	{
+		return FromUtf8(Message.Serialize());
+	}
 
 	static MienCore::FEmotionValue CategoryValue(const FString& Category, float Intensity)
 	{

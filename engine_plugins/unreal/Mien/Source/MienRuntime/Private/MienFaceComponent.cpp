@@ -365,8 +365,8 @@ void UMienFaceComponent::OpenStream()
 			Policy.MaxAttempts = This->Client != nullptr ? This->Client->MaxAttempts : 1;
 			if (bBeforePlayback && MienCore::ShouldRetry(Policy, MienBridge::ToUtf8(Result.Code), This->StreamAttempt))
 			{
-				const float Delay = static_cast<float>(
-					MienCore::RetryDelayS(Policy, This->StreamAttempt, This->Client != nullptr ? This->Client->RetrySeed : 0));
+				const float Delay = static_cast<float>(MienCore::RetryDelayS(
+					Policy, This->StreamAttempt, This->Client != nullptr ? This->Client->RetrySeed : 0));
 				UE_LOG(LogMien, Warning, TEXT("stream failed (%s); retry in %.1f s"), *Result.ToString(), Delay);
 				This->Stream.Reset();
 				This->bHasLineTrack = false;

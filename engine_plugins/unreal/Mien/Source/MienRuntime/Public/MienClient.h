@@ -62,6 +62,6 @@ public:
 private:
 	using FDone = TFunction<void(const FMienResult&, const TArray<uint8>&)>;
 	void Send(const FString& Verb, const FString& Path, const FString& Body, bool bRetry, FDone OnDone);
-	void SendAttempt(const FString& Verb, const FString& Path, const FString& Body, bool bRetry, int32 Attempt,
-		FDone OnDone);
+	void SendAttempt(
+		const FString& Verb, const FString& Path, const FString& Body, bool bRetry, int32 Attempt, FDone OnDone);
 };

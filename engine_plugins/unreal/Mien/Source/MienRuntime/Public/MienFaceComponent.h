@@ -56,8 +56,8 @@ public:
 	FName FaceMeshName = TEXT("Face");
 
 	/** Audio component that plays the lines; empty = one is created and attached to the face mesh. */
-	UPROPERTY(EditAnywhere, Category = "Mien",
-		meta = (UseComponentPicker, AllowedClasses = "/Script/Engine.AudioComponent"))
+	UPROPERTY(
+		EditAnywhere, Category = "Mien", meta = (UseComponentPicker, AllowedClasses = "/Script/Engine.AudioComponent"))
 	FComponentReference VoiceAudio;
 
 	/** Per-character rename / gain / offset / clamp of the sidecar's channels (optional). */
