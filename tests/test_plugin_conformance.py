@@ -42,8 +42,12 @@ def _fixture_ids() -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[str]:
     """Base URL of a running sidecar's gateway (with a token, as the plugins are configured)."""
-    config = config_from_dict({"server": {"host": "127.0.0.1", "port": 0, "http_port": 0, "auth_token": TOKEN},
-                               "state": {"db_path": ":memory:"}})
+    config = config_from_dict(
+        {
+            "server": {"host": "127.0.0.1", "port": 0, "http_port": 0, "auth_token": TOKEN},
+            "state": {"db_path": ":memory:"},
+        }
+    )
     sidecar = Sidecar(config).start()
     try:
         assert sidecar.http_port, "the sidecar started without its gateway"
@@ -198,8 +202,9 @@ def _plan(tool: Path, *args: str) -> list[tuple[float, str]]:
 
     from fixture_tools import REPO
 
-    out = subprocess.run([str(tool), str(REPO / STREAM_WAV), *args], capture_output=True, text=True, timeout=60,
-                         check=True).stdout
+    out = subprocess.run(
+        [str(tool), str(REPO / STREAM_WAV), *args], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
     lines = [json.loads(line) for line in out.splitlines()]
     return [(float(line["t"]), json.dumps(line["message"])) for line in lines]
 
@@ -240,7 +245,9 @@ async def _paced_stream(base: str, plan: list[tuple[float, str]]) -> tuple[list[
 @pytest.mark.parametrize(
     "mode", [("whole",), ("tts", "1.0", "37"), ("tts", "4.0", "80")], ids=["say_whole_clip", "tts_real_time", "tts_4x"]
 )
-def test_paced_stream_frames_arrive_before_playback(gateway: str, stream_plan_tool: Path, mode: tuple[str, ...]) -> None:
+def test_paced_stream_frames_arrive_before_playback(
+    gateway: str, stream_plan_tool: Path, mode: tuple[str, ...]
+) -> None:
     """The acceptance check of streaming: chunk sizes and send times come from the plugin core itself
     (100 ms chunks, at most 0.5 s ahead of real time); the line's audio starts when frames for
     the start buffer are in (or the stream ended), as both plugins do; every frame must have arrived
@@ -263,7 +270,10 @@ def test_paced_stream_frames_arrive_before_playback(gateway: str, stream_plan_to
     ended_at = next(a for m, a in zip(received, arrivals, strict=True) if "end" in m)
     needed = int(START_BUFFER_S[mode[0]] * fps + 0.999)
     playback_start = frame_arrival[needed - 1] if len(frame_arrival) >= needed else ended_at
-    late = [(i, arrived - (playback_start + i / fps)) for i, arrived in enumerate(frame_arrival)
-            if arrived > playback_start + i / fps]
+    late = [
+        (i, arrived - (playback_start + i / fps))
+        for i, arrived in enumerate(frame_arrival)
+        if arrived > playback_start + i / fps
+    ]
     assert not late, f"{len(late)} of {len(frame_arrival)} frames arrived after their playback time: {late[:5]}"
     assert len(frame_arrival) >= int(duration_s * fps * 0.9)

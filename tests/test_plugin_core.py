@@ -46,14 +46,26 @@ def test_core_has_no_engine_headers() -> None:
 def test_case_files_exist() -> None:
     kinds = {json.loads(p.read_text(encoding="utf-8"))["kind"] for p in CASES.glob("*.json")}
     assert kinds >= {
-        "track_sample", "track_decode", "describe_decode", "error_decode", "stream_receive", "channel_map",
-        "rotation", "retry", "pacer", "command", "encode", "json",
+        "track_sample",
+        "track_decode",
+        "describe_decode",
+        "error_decode",
+        "stream_receive",
+        "channel_map",
+        "rotation",
+        "retry",
+        "pacer",
+        "command",
+        "encode",
+        "json",
     }
 
 
 @pytest.mark.parametrize("case_file", sorted(p.name for p in CASES.glob("*.json")))
 def test_cpp_core_conformance(core_tests: Path, case_file: str) -> None:
-    result = subprocess.run([str(core_tests), str(CASES), case_file], capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [str(core_tests), str(CASES), case_file], capture_output=True, text=True, timeout=120, check=False
+    )
     summary = result.stdout.strip().splitlines()[-1]
     passed, failed = map(int, re.fullmatch(r"(\d+) passed, (\d+) failed", summary).groups())
     assert result.returncode == 0 and failed == 0, result.stdout
@@ -89,9 +101,12 @@ def test_gdscript_constants_match_the_core() -> None:
     """Chunk size, look-ahead lead and start buffer are the same in both plugins."""
     header = (CORE / "Public" / "MienCore" / "MienCorePacing.h").read_text(encoding="utf-8")
     gd = (PLUGINS / "godot" / "addons" / "mien" / "core" / "mien_pacer.gd").read_text(encoding="utf-8")
-    for cpp_name, gd_name in [("DefaultChunkMs", "DEFAULT_CHUNK_MS"), ("DefaultLeadS", "DEFAULT_LEAD_S"),
-                              ("DefaultStartBufferS", "DEFAULT_START_BUFFER_S"),
-                              ("DefaultPushStartBufferS", "DEFAULT_PUSH_START_BUFFER_S")]:
+    for cpp_name, gd_name in [
+        ("DefaultChunkMs", "DEFAULT_CHUNK_MS"),
+        ("DefaultLeadS", "DEFAULT_LEAD_S"),
+        ("DefaultStartBufferS", "DEFAULT_START_BUFFER_S"),
+        ("DefaultPushStartBufferS", "DEFAULT_PUSH_START_BUFFER_S"),
+    ]:
         cpp_value = float(re.search(rf"{cpp_name} = ([0-9.]+);", header).group(1))
         gd_value = float(re.search(rf"const {gd_name} := ([0-9.]+)", gd).group(1))
         assert cpp_value == gd_value, (cpp_name, cpp_value, gd_value)

@@ -162,6 +162,7 @@ void UMienClient::SendAttempt(
 				Result = FMienResult::Success(Status);
 				if (Status != 200)
 				{
+					// Error responses: conformance/animate_line_invalid.json
 					MienCore::FFailure Failure = MienCore::DecodeErrorBody(Status, BodyText(Content));
 					if (Status == 503 && Failure.Code == "bad_response")
 					{

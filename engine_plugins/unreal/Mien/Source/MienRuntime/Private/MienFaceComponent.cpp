@@ -23,7 +23,7 @@
 
 namespace
 {
-	/** A random seed in [0, 2^62): FMath::RandRange(0, MAX_int32) overflowed to 0, so every NPC blinked alike. */
+	/** A random seed in [0, 2^62). (A 0..MAX_int32 RandRange overflows its range to 0: every NPC blinked alike.) */
 	int64 RandomSeed()
 	{
 		const FGuid Guid = FGuid::NewGuid();
