@@ -424,6 +424,26 @@ BENCHES: list[Bench] = [
         lambda o: 360,
     ),
     Bench(
+        "head", "head motion from prosody (real fixtures; held-out espeak lines)", "bench/bench_head.py",
+        lambda o: [],
+        [
+            Figure("accent correlation: r(downward head-pitch velocity, 250 ms after each pitch accent), mean over "
+                   "fixture lines with accents / held-out",
+                   lambda r: (r["fixtures"]["r_downward_velocity_mean"], r["held_out"]["r_downward_velocity_mean"]),
+                   lambda v: f"r = {v[0]:+.3f} / {v[1]:+.3f}", "> 0 (#16)", lambda v: v[0] > 0),
+            Figure("largest head motion in a 3 s pause, 1 s after it began (peak to peak)",
+                   lambda r: max(r["fixtures"]["pause_ptp_deg_max"], r["held_out"]["pause_ptp_deg_max"]),
+                   lambda v: f"{_num(v, 3)} deg", "< 0.5 deg (#16)", lambda v: v < 0.5),
+            Figure("stream (random 1-3000-sample chunks) vs whole line; same seed twice",
+                   lambda r: (r["stream_vs_line_max_diff_deg"], r["same_seed_max_diff_deg"]),
+                   lambda v: f"max diff {v[0]:g} / {v[1]:g} deg", "0: no extra look-ahead, deterministic (#16)",
+                   lambda v: v[0] == 0 and v[1] == 0),
+            Figure("cost of the head stage", lambda r: r["cpu_ms_per_audio_s"],
+                   lambda v: f"{_num(v, 1)} ms CPU per s of audio"),
+        ],
+        lambda o: 180,
+    ),
+    Bench(
         "bake", "offline bake (`mien bake`, 2 jobs)", "bench/bench_bake.py",
         lambda o: ["--lines", "8" if o.quick else "200", "--jobs", "2"],
         [

@@ -37,6 +37,8 @@ from .emotion_state.store import SYNCHRONOUS_MODES
 from .errors import InvalidArgument
 from .expression import ExpressionConfig
 from .gaze import GazeConfig
+from .head import HeadConfig
+from .livelinkface import parse_target
 from .phonemes import PhonemeConfig
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "ServerConfig",
     "LimitsConfig",
     "AnimationConfig",
+    "LiveLinkConfig",
     "NeuralConfig",
     "Config",
     "load_config",
@@ -103,6 +106,18 @@ class NeuralConfig:
 
 
 @dataclass(frozen=True)
+class LiveLinkConfig:
+    """Sending streams as Live Link Face UDP packets (mien.livelinkface). Off unless a target is set."""
+
+    target: str = ""
+    """``HOST:PORT`` every stream also sends to ("" = only streams that ask, in their header)."""
+    allow_remote: bool = False
+    """Allow targets that are not loopback addresses (face data leaving the machine)."""
+    subject: str = "Mien"
+    """Default Live Link subject name."""
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
@@ -112,6 +127,8 @@ class Config:
     expression: ExpressionConfig = field(default_factory=ExpressionConfig)
     blinks: BlinkConfig = field(default_factory=BlinkConfig)
     gaze: GazeConfig = field(default_factory=GazeConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    live_link: LiveLinkConfig = field(default_factory=LiveLinkConfig)
     neural: NeuralConfig = field(default_factory=NeuralConfig)
     state: EmotionStateConfig = field(default_factory=EmotionStateConfig)
 
@@ -162,6 +179,21 @@ _RANGES: dict[str, tuple[float, float]] = {
     "gaze.max_yaw_deg": (0, 25),
     "gaze.max_pitch_deg": (0, 20),
     "gaze.lid_follow": (0, 1),
+    "head.nod_deg": (0, 15),
+    "head.nod_duration_s": (0.1, 2),
+    "head.sway_deg": (0, 10),
+    "head.sway_time_s": (0.1, 10),
+    "head.pitch_per_semitone_deg": (0, 2),
+    "head.pitch_per_db_deg": (0, 0.5),
+    "head.phrase_tilt_deg": (0, 10),
+    "head.arousal_gain": (0, 1),
+    "head.posture_per_dominance_deg": (-10, 10),
+    "head.posture_per_valence_deg": (-10, 10),
+    "head.settle_s": (0.02, 2),
+    "head.breathing_deg": (0, 0.5),
+    "head.listening_nod_interval_s": (1, 60),
+    "head.listening_nod_deg": (0, 10),
+    "head.listening_sway_deg": (0, 5),
     "neural.threads": (1, 64),
     "state.mood_half_life_s": (0.1, 1e7),
     "state.emotion_half_life_s": (0.01, 1e7),
@@ -275,6 +307,14 @@ def _cross_checks(config: Config, source: str) -> None:
     if st.emotion_half_life_s >= st.mood_half_life_s:
         raise _fail(source, "state.emotion_half_life_s", f"{st.emotion_half_life_s:g} must be shorter than "
                     f"state.mood_half_life_s ({st.mood_half_life_s:g})")
+    ll = config.live_link
+    if ll.target:
+        try:
+            parse_target(ll.target, allow_remote=ll.allow_remote, field="live_link.target")
+        except InvalidArgument as error:
+            raise _fail(source, "live_link.target", str(error).split(": ", 1)[-1]) from None
+    if not ll.subject.strip() or len(ll.subject) > 256:
+        raise _fail(source, "live_link.subject", "must be 1 to 256 characters")
     s = config.server
     if bool(s.tls_cert_file) != bool(s.tls_key_file):
         raise _fail(source, "server.tls_cert_file", "set both tls_cert_file and tls_key_file, or neither")

@@ -6,6 +6,7 @@
     articulate -> coarticulated mouth, jaw and tongue             (mien.articulation)
     express    -> emotion on the face, composed with speech       (mien.expression)
     blink/gaze -> seeded eyelids and eyes                         (mien.blinks, mien.gaze)
+    head       -> head yaw/pitch/roll from prosody, causal         (mien.head)
     rig        -> the requested rig profile                       (mien.rig)
 
 :class:`Animator` holds what is expensive to load (decoders, models) and is thread-safe.
@@ -26,13 +27,14 @@ import numpy as np
 
 from . import __version__
 from .articulation import SpeechStyle, articulate, loudness_db, mouth_curves
-from .audio import Audio, decode_audio, decode_pcm
+from .audio import INTERNAL_SAMPLE_RATE_HZ, Audio, decode_audio, decode_pcm, resample
 from .channels import CHANNELS
 from .config import Config
 from .emotion import EMOTIONS, VAD_ANCHORS, Emotion, EmotionKeyframe, emotion_weights
 from .errors import FailedPrecondition, InvalidArgument
 from .expression import expression_curves, speech_style
 from .eyes import STREAM_MICRO, Eyes, rng_for
+from .head import HeadMotion
 from .neural import NeuralModel
 from .phonemes import PhoneRecognizer, PhoneTimeline
 from .prosody import Emphasis, analyse, line_pitch_hz, speaking_envelope
@@ -69,6 +71,7 @@ __all__ = [
 ]
 
 _AROUSAL = np.array([VAD_ANCHORS[e][1] for e in EMOTIONS])
+_VAD = np.array([VAD_ANCHORS[e] for e in EMOTIONS])
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,7 @@ class Animator:
             keyframes = keyframes[1:] if keyframes and keyframes[0].time_s == 0 else keyframes
         session = self.streams.open(StreamStart(
             sample_rate_hz=audio.sample_rate_hz, encoding="pcm_f32le", emotion=emotion, rig=rig, fps=fps,
-            seed=request.seed, options=request.options, request_id=request.request_id))
+            seed=request.seed, options=request.options, request_id=request.request_id, live_link_default=False))
         try:
             batches = [session.push_samples(audio.samples, keyframes), session.finish()[0]]
         finally:
@@ -237,6 +240,7 @@ class Animator:
         speech = self._speech(request, audio, fps, n)
         self._face(values, request, audio, speech, weights, fps, pitch)
         self._eyes(values, request, speech, weights, fps)
+        self._head(values, request, audio, weights, fps)
         info = TrackInfo(
             mode=speech.mode,
             warnings=speech.warnings,
@@ -279,6 +283,18 @@ class Animator:
                     blink_scale=request.options.blink_scale, gaze_scale=request.options.gaze_scale)
         eyes.pause_onsets(speech.pause_onsets_s)
         eyes.render(values, 0, speech.speaking, weights @ _AROUSAL)
+
+    def _head(self, values: np.ndarray, request: LineRequest, audio: Audio | None, weights: np.ndarray,
+              fps: float) -> None:
+        """Head motion from the line's audio (the same causal stage a stream runs), or listening motion."""
+        head = HeadMotion(request.seed, fps, self.config.head, scale=request.options.head_motion_scale,
+                          listening=audio is None)
+        if audio is not None:
+            samples = audio.samples
+            if audio.sample_rate_hz != INTERNAL_SAMPLE_RATE_HZ:
+                samples = resample(samples, audio.sample_rate_hz, INTERNAL_SAMPLE_RATE_HZ)
+            head.feed(samples)
+        head.render(values, 0, weights @ _VAD)
 
     def animate_many(self, requests: Sequence[LineRequest]) -> list[Track]:
         return [self.animate(r) for r in requests]

@@ -69,9 +69,12 @@ class AnimationOptions:
     gaze_scale: float = 1.0
     speech_style_scale: float = 1.0
     micro_motion_scale: float = 1.0
+    head_motion_scale: float = 1.0
+    """Head motion from prosody (0 = the head stays still)."""
 
     def __post_init__(self) -> None:
-        for name in ("expression_scale", "blink_scale", "gaze_scale", "speech_style_scale", "micro_motion_scale"):
+        for name in ("expression_scale", "blink_scale", "gaze_scale", "speech_style_scale", "micro_motion_scale",
+                     "head_motion_scale"):
             v = getattr(self, name)
             if not isinstance(v, int | float) or not math.isfinite(v) or not 0.0 <= v <= 2.0:
                 raise InvalidArgument(f"options.{name} = {v!r}; accepted: 0 to 2 (0 = off, 1 = default)",

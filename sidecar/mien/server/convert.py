@@ -98,7 +98,8 @@ def emotion_input(msg: pb.EmotionSpec, npc_id: str, field: str = "emotion") -> E
 
 def options(msg: pb.AnimationOptions) -> AnimationOptions:
     kwargs = {name: getattr(msg, name) for name in (
-        "expression_scale", "blink_scale", "gaze_scale", "speech_style_scale", "micro_motion_scale"
+        "expression_scale", "blink_scale", "gaze_scale", "speech_style_scale", "micro_motion_scale",
+        "head_motion_scale",
     ) if msg.HasField(name)}
     return AnimationOptions(**kwargs)
 
@@ -169,6 +170,8 @@ def stream_start(msg: fa.StreamHeader) -> StreamStart:
         seed=msg.seed if msg.HasField("seed") else 0,
         options=options(msg.options),
         request_id=msg.request_id,
+        live_link_target=msg.live_link_target,
+        live_link_subject=msg.live_link_subject,
     )
 
 

@@ -108,7 +108,7 @@ class StreamAnimateRequest(_message.Message):
     def __init__(self, header: _Optional[_Union[StreamHeader, _Mapping]] = ..., audio: _Optional[_Union[AudioChunk, _Mapping]] = ..., end: _Optional[_Union[EndOfAudio, _Mapping]] = ...) -> None: ...
 
 class StreamHeader(_message.Message):
-    __slots__ = ("sample_rate_hz", "encoding", "channels", "emotion", "rig", "fps", "seed", "options", "npc_id", "request_id")
+    __slots__ = ("sample_rate_hz", "encoding", "channels", "emotion", "rig", "fps", "seed", "options", "npc_id", "request_id", "live_link_target", "live_link_subject")
     SAMPLE_RATE_HZ_FIELD_NUMBER: _ClassVar[int]
     ENCODING_FIELD_NUMBER: _ClassVar[int]
     CHANNELS_FIELD_NUMBER: _ClassVar[int]
@@ -119,6 +119,8 @@ class StreamHeader(_message.Message):
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     NPC_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    LIVE_LINK_TARGET_FIELD_NUMBER: _ClassVar[int]
+    LIVE_LINK_SUBJECT_FIELD_NUMBER: _ClassVar[int]
     sample_rate_hz: int
     encoding: _common_pb2.PcmEncoding
     channels: int
@@ -129,7 +131,9 @@ class StreamHeader(_message.Message):
     options: _common_pb2.AnimationOptions
     npc_id: str
     request_id: str
-    def __init__(self, sample_rate_hz: _Optional[int] = ..., encoding: _Optional[_Union[_common_pb2.PcmEncoding, str]] = ..., channels: _Optional[int] = ..., emotion: _Optional[_Union[_common_pb2.EmotionSpec, _Mapping]] = ..., rig: _Optional[str] = ..., fps: _Optional[float] = ..., seed: _Optional[int] = ..., options: _Optional[_Union[_common_pb2.AnimationOptions, _Mapping]] = ..., npc_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    live_link_target: str
+    live_link_subject: str
+    def __init__(self, sample_rate_hz: _Optional[int] = ..., encoding: _Optional[_Union[_common_pb2.PcmEncoding, str]] = ..., channels: _Optional[int] = ..., emotion: _Optional[_Union[_common_pb2.EmotionSpec, _Mapping]] = ..., rig: _Optional[str] = ..., fps: _Optional[float] = ..., seed: _Optional[int] = ..., options: _Optional[_Union[_common_pb2.AnimationOptions, _Mapping]] = ..., npc_id: _Optional[str] = ..., request_id: _Optional[str] = ..., live_link_target: _Optional[str] = ..., live_link_subject: _Optional[str] = ...) -> None: ...
 
 class AudioChunk(_message.Message):
     __slots__ = ("data", "emotion_keyframes")
