@@ -470,6 +470,18 @@ BENCHES: list[Bench] = [
         ],
         lambda o: 240, json_file=False, parse=_metahuman_parse, skip=_no_emoface,
     ),    Bench(
+        "limits", "sidecar peak memory under the largest requests the default limits allow (`mien serve`, gRPC, "
+        "HTTP/JSON, streams; 300 s lines on metahuman at the largest fps max_output_values allows)",
+        "bench/bench_limits.py", lambda o: ["--quick"] if o.quick else [],
+        [
+            Figure("peak RSS, one largest request (worst of idle, gRPC neural, HTTP neural, stream, gRPC aligned)",
+                   lambda r: r["worst_one_mb"], lambda v: f"{_num(v)} MB", "≤ 600 MB (#11)", lambda v: v <= 600),
+            Figure("peak RSS, 8 largest requests at once (worst scenario)", lambda r: r["worst_many_mb"],
+                   lambda v: f"{_num(v)} MB", "≤ 1.2 GB (#11)", lambda v: v <= 1200),
+        ],
+        lambda o: 600 if o.quick else 2400, ok_codes=(0, 1),
+    ),
+    Bench(
         "latency", "streaming latency, light load (8 real-time streams, one sidecar with limits.max_stream_lag_s 2, "
         "+ a slow and a stalled client)",
         "bench/load.py", _load_args(8, 20, 1, True),

@@ -49,12 +49,15 @@ from .request import (
     LineRequest,
     Mode,
     PcmInput,
+    check_keyframe_count,
+    check_output_size,
     check_seed,
+    check_transcript,
     resolve_auto,
     resolve_fps,
 )
 from .rig import load_rig
-from .streaming import StreamRegistry, StreamStart
+from .streaming import FrameBatch, StreamRegistry, StreamStart
 from .track import PhoneSegment, Track, TrackInfo
 
 __all__ = [
@@ -72,6 +75,16 @@ __all__ = [
 
 _AROUSAL = np.array([VAD_ANCHORS[e][1] for e in EMOTIONS])
 _VAD = np.array([VAD_ANCHORS[e] for e in EMOTIONS])
+_NEURAL_BLOCK_S = 10.0
+"""Seconds of audio an offline neural line is computed at a time (memory follows the block, not the line)."""
+
+
+def _put(values: np.ndarray, filled: int, batch: FrameBatch | None) -> int:
+    """Copy a stream batch into the line's frames; returns how many are filled."""
+    if batch is None:
+        return filled
+    values[filled:filled + len(batch.values)] = batch.values
+    return filled + len(batch.values)
 
 
 @dataclass(frozen=True)
@@ -138,9 +151,9 @@ class Animator:
             raise InvalidArgument(f"mode {request.mode!r}; accepted: {', '.join(MODES)}", field="mode")
         check_seed(request.seed)
         text = request.transcript or ""
-        if len(text) > self.config.limits.max_text_chars:
-            raise InvalidArgument(f"transcript has {len(text)} characters; the maximum is "
-                                  f"{self.config.limits.max_text_chars}", field="transcript")
+        check_transcript(text, self.config.limits)
+        if isinstance(request.emotion, tuple):
+            check_keyframe_count(len(request.emotion), self.config.limits, "emotion.keyframes")
         idle = request.idle_duration_s
         if audio is None:
             if not math.isfinite(idle) or idle <= 0:
@@ -191,11 +204,17 @@ class Animator:
         session = self.streams.open(StreamStart(
             sample_rate_hz=audio.sample_rate_hz, encoding="pcm_f32le", emotion=emotion, rig=rig, fps=fps,
             seed=request.seed, options=request.options, request_id=request.request_id, live_link_default=False))
-        try:
-            batches = [session.push_samples(audio.samples, keyframes), session.finish()[0]]
+        values = np.empty((math.floor(audio.duration_s * fps) + 1, len(session.channel_names)), dtype=np.float32)
+        filled = 0
+        try:  # block by block, as a stream would send it (the same frames): memory follows a block, not the line
+            block = int(_NEURAL_BLOCK_S * audio.sample_rate_hz)
+            for start in range(0, len(audio.samples), block):
+                batch = session.push_samples(audio.samples[start:start + block], keyframes if start == 0 else ())
+                filled = _put(values, filled, batch)
+            filled = _put(values, filled, session.finish()[0])
         finally:
             session.close()
-        values = np.concatenate([b.values for b in batches if b is not None])
+        values = values[:filled]
         info = TrackInfo(
             mode="neural", warnings=tuple(session.warnings), audio_duration_s=audio.duration_s,
             processing_ms=(time.perf_counter() - started) * 1000.0, seed=request.seed, rig=session.rig.name,
@@ -231,6 +250,8 @@ class Animator:
         fps, duration_s = self._check(request, audio)
         rig = load_rig(request.rig or self.config.animation.default_rig, allow_paths=False)
         n = math.floor(duration_s * fps) + 1
+        check_output_size(n, len(rig.channel_names), self.config.limits,
+                          field="audio" if audio is not None else "idle_duration_s")
         weights, constant = self._emotion(request, n, fps)
         if audio is not None and self._resolved_mode(request) == "neural":
             emotion = request.emotion if isinstance(request.emotion, tuple) else constant or Emotion.neutral()

@@ -31,7 +31,16 @@ from .eyes import STREAM_MICRO, Eyes, rng_for
 from .head import HeadMotion
 from .livelinkface import LiveLinkFaceSender, parse_target
 from .neural import NeuralModel, NeuralStream
-from .request import AnimationOptions, AutoEmotion, EmotionSource, check_seed, resolve_auto, resolve_fps
+from .request import (
+    AnimationOptions,
+    AutoEmotion,
+    EmotionSource,
+    check_keyframe_count,
+    check_output_size,
+    check_seed,
+    resolve_auto,
+    resolve_fps,
+)
 from .rig import RigProfile, load_rig
 
 __all__ = ["StreamStart", "FrameBatch", "StreamSummary", "StreamSession", "StreamRegistry", "SpeechActivity"]
@@ -203,6 +212,8 @@ class StreamSession:
         self.warnings: list[str] = []
         self._pending: list[np.ndarray] = []  # added, not yet flushed (internal-rate samples)
         self._pending_s = 0.0
+        self.keyframes = 0
+        """Emotion keyframes taken so far (limits.max_emotion_keyframes bounds the stream's total)."""
 
     @property
     def fps(self) -> float:
@@ -250,10 +261,22 @@ class StreamSession:
         if self.audio_s + self._pending_s + seconds > limits.max_audio_s:
             raise InvalidArgument(f"stream audio exceeds the maximum of {limits.max_audio_s:g} s",
                                   field="audio.data")
+        self.check_output(self.audio_s + self._pending_s + seconds)
+        self.check_keyframes(len(keyframes))
         decoded = self._decode(data)  # checks first, state changes after: a bad chunk changes nothing
         self._emotion.add(keyframes, self._sent / self.fps)
+        self.keyframes += len(keyframes)
         self._pending.append(self._resampler.push(decoded))
         self._pending_s += seconds
+
+    def check_output(self, audio_s: float) -> None:
+        """The frames of ``audio_s`` seconds of stream audio on this rig, against ``limits.max_output_values``."""
+        check_output_size(math.floor(audio_s * self.fps) + 1, len(self.channel_names), self._registry.config.limits,
+                          what="the stream", field="audio.data")
+
+    def check_keyframes(self, count: int) -> None:
+        """A chunk's ``count`` emotion keyframes against what the stream may still take (before converting them)."""
+        check_keyframe_count(count, self._registry.config.limits, "audio.emotion_keyframes", already=self.keyframes)
 
     def flush(self) -> FrameBatch | None:
         """The frames the chunks added since the last flush complete (or None)."""
