@@ -230,6 +230,62 @@ def test_godot_runtime_scripts_are_tool_scripts() -> None:
         )
 
 
+def test_gdscript_analyser_checks() -> None:
+    """What Godot's analyser rejects or warns about and gdlint does not (engine_plugins/gd_checks.py):
+    a member declared twice (mien_stream_receiver.gd had two _on_end: the addon did not load), `:=`
+    from an untyped value, preload cycles, and shadowed members, base-class members (a local
+    `rotation` in the bone driver shadowed Node3D.rotation) and built-ins."""
+    from gd_checks import check_scripts
+
+    findings = check_scripts(GD_FILES, GODOT_ADDON)
+    assert not findings, "\n".join(map(str, findings))
+
+
+def test_gdscript_checks_catch_what_they_claim(tmp_path: Path) -> None:
+    """The checker itself: each kind of finding on a script made to have it."""
+    from gd_checks import check_scripts
+
+    (tmp_path / "a.gd").write_text(
+        'extends Node3D\nconst B := preload("res://addons/mien/b.gd")\nvar fps := 1.0\n'
+        'func f(seed: int) -> void:\n\tvar d := {}\n\tvar x := d["k"]\n\tvar y := d.get("k")\n'
+        "\tvar fps := 2\n\tvar rotation := 1\n\tvar fine: Dictionary = {}\n\tvar z := fine.size()\n"
+        "func f() -> void:\n\tpass\n",
+        encoding="utf-8",
+    )
+    cyclic = 'extends RefCounted\nconst A := preload("res://addons/mien/a.gd")\n'
+    (tmp_path / "b.gd").write_text(cyclic, encoding="utf-8")
+    text = "\n".join(map(str, check_scripts(sorted(tmp_path.glob("*.gd")), tmp_path)))
+    for expected in (
+        "function f is declared twice",
+        "cannot infer the type of x",
+        "cannot infer the type of y",
+        "SHADOWED_VARIABLE: fps",
+        "SHADOWED_VARIABLE_BASE_CLASS: rotation of Node3D",
+        "SHADOWED_GLOBAL_IDENTIFIER: seed",
+        "preload cycle: a.gd -> b.gd -> a.gd",
+    ):
+        assert expected in text, (expected, text)
+    assert "of z" not in text
+
+
+def test_godot_runtime_fixes() -> None:
+    """Regressions of the review (engine_plugins/REVIEW.md)."""
+    talker = _code_lines(GODOT_ADDON / "mien_talker.gd")
+    # A pushed-PCM line ends when the generator has drained plus the output latency (comparing the
+    # heard time, latency subtracted, with the total never succeeded), and the player is stopped.
+    assert "_generator_drained_usec" in talker and "_stop_player()" in talker
+    assert "_playback_time() >= float(_generator_frames)" not in talker
+    # A stopped AnimationPlayer emits no mixer_applied: the face is then applied from _process.
+    assert "func _mixer_applies_face()" in talker and "if not _mixer_applies_face():" in talker
+    stream = _code_lines(GODOT_ADDON / "mien_stream.gd")
+    assert "get_current_outbound_buffered_amount()" in stream, "send_text on a full buffer prints errors"
+    driver = _code_lines(GODOT_ADDON / "mien_bone_driver.gd")
+    assert driver.count("Engine.is_editor_hint()") >= 2, "the talker is no tool script: no calls in the editor"
+    assert "func _process_modification()" in driver and "func _process_modification_with_delta(" in driver
+    plugin_cfg = (GODOT_ADDON / "plugin.cfg").read_text(encoding="utf-8")
+    assert "4.2" not in plugin_cfg and "4.3+" in plugin_cfg
+
+
 def test_dock_scene() -> None:
     scene = (GODOT_ADDON / "mien_dock.tscn").read_text()
     match = re.search(r'path="res://addons/mien/([^"]+)"', scene)
