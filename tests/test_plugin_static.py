@@ -301,9 +301,12 @@ def test_uplugin() -> None:
     assert data["FileVersion"] == 3
     assert str(data["EngineVersion"]).startswith("5.4")
     modules = {m["Name"]: m for m in data["Modules"]}
-    assert set(modules) == {"MienCore", "MienRuntime", "MienEditor"}
+    assert set(modules) == {"MienCore", "MienRuntime", "MienEditor", "MienAnimGraph"}
     assert modules["MienCore"]["Type"] == "Runtime" and modules["MienRuntime"]["Type"] == "Runtime"
     assert modules["MienEditor"]["Type"] == "Editor"
+    # AnimGraph editor nodes live in an UncookedOnly module (as Epic's LiveLinkGraphNode): loaded by the editor
+    # and uncooked -game runs that load Animation Blueprints with their graphs, never cooked.
+    assert modules["MienAnimGraph"]["Type"] == "UncookedOnly"
     assert {"Name": "LiveLink", "Enabled": True} in data["Plugins"]
     for module in modules.values():
         assert module["LoadingPhase"] in {"Default", "PostEngineInit", "PreDefault"}
@@ -339,6 +342,8 @@ def test_build_cs_dependencies() -> None:
         "SlateCore",
     } <= (_build_deps("MienEditor"))
     assert _build_deps("MienCore") == {"Core"}
+    assert {"AnimGraph", "BlueprintGraph", "MienRuntime", "Engine"} <= _build_deps("MienAnimGraph")
+    assert "AnimGraph" not in _build_deps("MienRuntime"), "a runtime module cannot depend on an editor module"
 
 
 def _read(relative: str) -> str:
@@ -434,7 +439,83 @@ def test_unreal_editor_menu() -> None:
     ):
         assert call in baker, call
     monitor = _read("MienEditor/Private/MienSidecarMonitor.cpp")
-    assert "FMonitoredProcess" in monitor and "SplitCommandLine(" in monitor
+    assert "FPlatformProcess::CreateProc(" in monitor and "SplitCommandLine(" in monitor
+    # ~FMonitoredProcess kills its process: a sidecar that outlives the editor (bStopSidecarOnExit off) cannot be one.
+    assert "FMonitoredProcess" not in monitor + _read("MienEditor/Private/MienSidecarMonitor.h").split("*/", 1)[1]
+    assert "bStopSidecarOnExit" in monitor and "TerminateProc(Process, true)" in monitor
+
+
+def _code(relative: str) -> str:
+    """A C++ source without comments."""
+    text = _read(relative)
+    return re.sub(r"//[^\n]*|/\*.*?\*/", "", text, flags=re.S)
+
+
+def test_unreal_review_fixes() -> None:
+    """Regressions of the review against the engine sources (engine_plugins/REVIEW.md)."""
+    client = _code("MienRuntime/Private/MienClient.cpp")
+    # ProcessRequest() == false also completes through OnProcessRequestComplete (FinishRequestNotInHttpManager):
+    # one report per request, never two.
+    assert "bReported" in client and "if (!Request->ProcessRequest() && !*bReported)" in client
+    face = _code("MienRuntime/Private/MienFaceComponent.cpp")
+    # USoundWaveProcedural::QueueAudio ensure()s whole samples: queue whole frames only.
+    assert "/ FrameBytes * FrameBytes" in face and "QueuedBytes = StreamPcm.Num()" not in face
+    assert "MakeUniqueObjectName(Owner, UAudioComponent::StaticClass()" in face
+    session = _code("MienRuntime/Private/MienStreamSession.cpp")
+    close = session[session.index("void FMienStreamSession::Close()") :]
+    close = close[: close.index("\n}\n")]
+    assert "if (Socket->IsConnected())" not in close, "a connecting socket must be closed too"
+    assert "AddTicker" in close, "the socket is released on the next tick, not inside its own handler"
+    baker = _code("MienEditor/Private/MienAnimSequenceBaker.cpp")
+    assert "SaveAsset(Skeleton, false, OutError)" in baker, "AccumulateCurveMetaData only dirties the skeleton"
+    assert "TWeakObjectPtr<USkeleton> Skeleton;" in _read("MienEditor/Public/MienAnimSequenceBaker.h")
+    module = _code("MienEditor/Private/MienEditorModule.cpp")
+    assert "TSharedPtr<FMienSidecarMonitor> Monitor;" in module and "WeakSidecar.Pin()" in module
+    assert "[Sidecar]" not in module and "this]" not in module
+
+
+def test_unreal_anim_graph_node() -> None:
+    """FAnimNode_MienFace (runtime) and UAnimGraphNode_MienFace (UncookedOnly), against FAnimNode_Base's virtuals
+    as Epic's FAnimNode_LiveLinkPose declares them."""
+    node = re.sub(r"\s+", " ", _read("MienRuntime/Public/AnimNode_MienFace.h"))
+    assert "USTRUCT(BlueprintInternalUseOnly) struct MIENRUNTIME_API FAnimNode_MienFace : public FAnimNode_Base" in node
+    assert re.search(r"UPROPERTY\([^)]*\) FPoseLink Source;", node)
+    for signature in (
+        "void Initialize_AnyThread(const FAnimationInitializeContext& Context) override;",
+        "void CacheBones_AnyThread(const FAnimationCacheBonesContext& Context) override;",
+        "void Update_AnyThread(const FAnimationUpdateContext& Context) override;",
+        "void Evaluate_AnyThread(FPoseContext& Output) override;",
+        "void GatherDebugData(FNodeDebugData& DebugData) override;",
+        "bool HasPreUpdate() const override { return true; }",
+        "void PreUpdate(const UAnimInstance* InAnimInstance) override;",
+    ):
+        assert signature in node, signature
+    body = _code("MienRuntime/Private/AnimNode_MienFace.cpp")
+    for call in (
+        "Source.Initialize(Context)",
+        "Source.CacheBones(Context)",
+        "GetEvaluateGraphExposedInputs().Execute(Context)",
+        "Source.Update(Context)",
+        "Source.Evaluate(Output)",
+        "Output.Curve.Set(Name, Value)",
+        "Output.Curve.SetFlags(Name, Output.Curve.GetFlags(Name) | UE::Anim::ECurveElementFlags::MorphTarget)",
+        "Source.GatherDebugData(DebugData)",
+        "GetAppliedCurves(",
+    ):
+        assert call in body, call
+    # The component is read on the game thread only (PreUpdate), never from the anim worker thread.
+    evaluate = body[body.index("::Evaluate_AnyThread") : body.index("::GatherDebugData")]
+    assert "Face" not in evaluate.replace("FAnimNode_MienFace", "")
+    graph = re.sub(r"\s+", " ", _read("MienAnimGraph/Public/AnimGraphNode_MienFace.h"))
+    assert "class MIENANIMGRAPH_API UAnimGraphNode_MienFace : public UAnimGraphNode_Base" in graph
+    assert "UPROPERTY(EditAnywhere, Category = Settings) FAnimNode_MienFace Node;" in graph
+    assert '#include "AnimGraphNode_Base.h"' in graph
+    for signature in (
+        "FText GetNodeTitle(ENodeTitleType::Type TitleType) const override;",
+        "FText GetTooltipText() const override;",
+        "FText GetMenuCategory() const override;",
+    ):
+        assert signature in graph, signature
 
 
 # --- conformance fixtures --------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // Copyright Mien developers. Licensed under the Apache License, Version 2.0.
 
 #include "MienStreamSession.h"
+#include "Containers/Ticker.h"
 #include "IWebSocket.h"
 #include "MienClient.h"
 #include "MienCoreBridge.h"
@@ -122,10 +123,16 @@ void FMienStreamSession::Close()
 		Socket->OnConnectionError().Clear();
 		Socket->OnMessage().Clear();
 		Socket->OnClosed().Clear();
-		if (Socket->IsConnected())
-		{
-			Socket->Close(1000, TEXT("client closed"));
-		}
+		// Also while still connecting: the socket would otherwise connect later and hold a stream on the sidecar.
+		Socket->Close(1000, TEXT("client closed"));
+		// Close() often runs inside one of this socket's own event handlers (a line ends or fails on a message):
+		// the last reference is dropped on the next core tick, not under the socket's feet.
+		FTSTicker::GetCoreTicker().AddTicker(FTickerDelegate::CreateLambda(
+			[Released = MoveTemp(Socket)](float)
+			{
+				static_cast<void>(Released);
+				return false;
+			}));
 		Socket.Reset();
 	}
 }
