@@ -26,7 +26,13 @@ void FMienStreamSession::Open(const FString& ServerUrl, const FString& Token, co
 		Headers.Add(TEXT("Authorization"), TEXT("Bearer ") + Token);
 	}
 	Outgoing.Add(HeaderMessage);
+#if WITH_WEBSOCKETS
+	// FWebSocketsModule::CreateWebSocket exists only on platforms WITH_WEBSOCKETS (WebSocketsModule.h).
 	Socket = FWebSocketsModule::Get().CreateWebSocket(Url, TArray<FString>(), Headers);
+#else
+	// No WebSockets on this platform: Tick reports it (never from inside Open, whose caller still holds the session).
+	return;
+#endif
 	const TWeakPtr<FMienStreamSession> WeakThis = AsShared();
 	Socket->OnConnected().AddLambda(
 		[WeakThis]()
@@ -93,6 +99,13 @@ void FMienStreamSession::Finish()
 
 void FMienStreamSession::Tick(double NowS)
 {
+	if (!bDone && Pacer != nullptr && !Socket.IsValid())
+	{
+		std::vector<MienCore::FStreamEvent> Events;
+		Receiver.Abort("failed_precondition", "WebSockets are not available on this platform: use AnimateLine", Events);
+		HandleEvents(Events);
+		return;
+	}
 	if (bDone || Pacer == nullptr || !Receiver.IsConnected())
 	{
 		return;
