@@ -41,7 +41,10 @@ UMienFaceComponent::UMienFaceComponent()
 void UMienFaceComponent::BeginPlay()
 {
 	Super::BeginPlay();
-	Client = NewObject<UMienClient>(this);
+	if (Client == nullptr)
+	{
+		Client = NewObject<UMienClient>(this);
+	}
 	AActor* Owner = GetOwner();
 	USkeletalMeshComponent* Mesh = Cast<USkeletalMeshComponent>(FaceMesh.GetComponent(Owner));
 	if (Mesh == nullptr && Owner != nullptr)
@@ -239,6 +242,10 @@ void UMienFaceComponent::RequestTrack(USoundWave* Sound, const FString& Text, FM
 		OnLineFailed.Broadcast(AudioResult);
 		return;
 	}
+	if (Client == nullptr)
+	{
+		Client = NewObject<UMienClient>(this);
+	}
 	const TWeakObjectPtr<UMienFaceComponent> WeakThis(this);
 	Client->AnimateLine(Request,
 		FMienTrackCallback::CreateLambda(
@@ -260,6 +267,10 @@ void UMienFaceComponent::RequestTrack(USoundWave* Sound, const FString& Text, FM
 
 void UMienFaceComponent::BeginLine(USoundBase* Sound, const FMienEmotion& Emotion)
 {
+	if (Client == nullptr)
+	{
+		Client = NewObject<UMienClient>(this);  // a line asked for before BeginPlay (another actor's BeginPlay)
+	}
 	StopLine();
 	LineSound = Sound;
 	LineEmotion = Emotion;
