@@ -32,6 +32,7 @@ __all__ = [
     "BLOB_MAGIC",
     "BLOB_SCHEMA_VERSION",
     "MAX_BLOB_BYTES",
+    "MAX_REVISION",
     "NpcState",
     "decode_state",
     "encode_state",
@@ -41,6 +42,8 @@ BLOB_MAGIC = b"MIENEMO1"
 BLOB_SCHEMA_VERSION = 1
 BLOB_KIND = "mien.emotion_state.npc"
 MAX_BLOB_BYTES = 1 << 20
+MAX_REVISION = 2**53 - 1
+"""Largest revision (exact in JSON and in a double; revisions saturate there, far below SQLite's 2^63 - 1)."""
 _HEADER = struct.Struct(">8sHI")
 _DIGEST = 32
 
