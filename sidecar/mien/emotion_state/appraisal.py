@@ -84,9 +84,9 @@ NEGATION_MISMATCH = 0.1
 from "I will hurt you", close to "I won't hurt you")."""
 W_KNN = 1.0
 """Weight of the nearest-prototype score (mean cosine of the best TOP_K prototypes)."""
-W_READOUT = 0.5
+W_READOUT = 0.25
 """Weight of the linear read-out score (ridge regression on the prototype lines, ±1 targets)."""
-W_KEYWORD = 0.3
+W_KEYWORD = 0.5
 """Weight of the keyword score ``1 - 0.5^hits``."""
 KEYWORD_CONFIDENCE = 0.9
 """Confidence given by a keyword alone (times its score)."""
@@ -232,28 +232,64 @@ def text_cues(text: str) -> tuple[bool, str]:
     return negated, target
 
 
+def _keyword_tokens(keyword: str) -> tuple[str, ...]:
+    """A keyword as tokens: ``*`` alone matches any one word, ``word*`` any word starting with ``word``."""
+    return tuple(t for t in keyword.lower().replace("\u2019", "'").split() if t)
+
+
+def _token_matches(pattern: str, token: str) -> bool:
+    if pattern == "*":
+        return True
+    if pattern.endswith("*"):
+        return token.startswith(pattern[:-1])
+    return token == pattern
+
+
+@dataclass(frozen=True)
+class KeywordIndex:
+    """Every appraisal's keywords, indexed by their first token (exact words, prefixes, wildcards)."""
+
+    exact: Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]
+    other: tuple[tuple[str, tuple[str, ...]], ...]  # first token is a prefix or a wildcard
+    negated: Mapping[str, str | None]
+
+    @classmethod
+    def of(cls, specs: Mapping[str, AppraisalSpec]) -> KeywordIndex:
+        exact: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        other: list[tuple[str, tuple[str, ...]]] = []
+        for spec in specs.values():
+            for kw in spec.keywords:
+                tokens = _keyword_tokens(kw)
+                if not tokens:
+                    continue
+                if tokens[0].endswith("*"):
+                    other.append((spec.name, tokens))
+                else:
+                    exact.setdefault(tokens[0], []).append((spec.name, tokens))
+        return cls({k: tuple(v) for k, v in exact.items()}, tuple(other),
+                   {name: spec.negated for name, spec in specs.items()})
+
+    def hits(self, text: str) -> dict[str, int]:
+        """Appraisal -> number of its keywords in ``text``; a keyword with a negation among the 3 words
+        before it counts for the appraisal's ``negated`` appraisal instead (when it has one)."""
+        tokens = _normalise(text).split()
+        negs = _negations(tokens)
+        out: dict[str, int] = {}
+        for i, token in enumerate(tokens):
+            candidates = self.exact.get(token, ())
+            for name, pattern in (*candidates, *self.other):
+                n = len(pattern)
+                if i + n > len(tokens) or not all(_token_matches(p, tokens[i + j]) for j, p in enumerate(pattern)):
+                    continue
+                target = self.negated.get(name) if any(negs[max(0, i - 3):i]) else None
+                key = target or name
+                out[key] = out.get(key, 0) + 1
+        return out
+
+
 def keyword_hits(text: str, specs: Mapping[str, AppraisalSpec]) -> dict[str, int]:
-    """Appraisal -> number of its keywords in ``text``; a keyword with a negation among the 3 words before
-    it counts for the appraisal's ``negated`` appraisal instead (when it has one)."""
-    tokens = _normalise(text).split()
-    negs = _negations(tokens)
-    padded = " " + " ".join(tokens) + " "
-    starts: dict[int, int] = {}
-    pos = 1
-    for i, w in enumerate(tokens):  # character offset -> token index
-        starts[pos] = i
-        pos += len(w) + 1
-    hits: dict[str, int] = {}
-    for spec in specs.values():
-        for kw in spec.keywords:
-            at = padded.find(" " + kw + " ")
-            while at >= 0:
-                i = starts.get(at + 1, 0)
-                negated = any(negs[max(0, i - 3):i])
-                name = spec.negated if negated and spec.negated else spec.name
-                hits[name] = hits.get(name, 0) + 1
-                at = padded.find(" " + kw + " ", at + 1)
-    return hits
+    """:meth:`KeywordIndex.hits` for ``specs`` (convenience; the model keeps its index)."""
+    return KeywordIndex.of(specs).hits(text)
 
 
 def _bad(source: str, where: str, problem: str) -> InvalidArgument:
@@ -353,7 +389,7 @@ def _parse_entry(
             or not all(isinstance(k, str) and k.strip() and len(k) <= LIMITS.max_keyword_chars for k in raw_kw)):
         raise _bad(source, f"{name}.keywords", f"must be a list of at most {LIMITS.max_keywords_per_appraisal} "
                    f"words or phrases (each 1..{LIMITS.max_keyword_chars} characters)")
-    keywords = tuple(dict.fromkeys(_normalise(k) for k in raw_kw if _normalise(k)))
+    keywords = tuple(dict.fromkeys(" ".join(_keyword_tokens(k)) for k in raw_kw if _keyword_tokens(k)))
     raw_lines = body.get("lines", [])
     templates = body.get("templates", [])
     if not isinstance(templates, list) or not all(isinstance(t, str) for t in templates):
@@ -495,6 +531,7 @@ class AppraisalModel:
     negated_line: np.ndarray  # (M,) bool: the prototype has a negation cue
     lines: tuple[str, ...]
     readout: np.ndarray  # (385, K) linear read-out of [embedding, 1]
+    keywords: KeywordIndex
     _groups: tuple[np.ndarray, ...] = field(repr=False, default=())
 
     @classmethod
@@ -526,7 +563,8 @@ class AppraisalModel:
             readout = np.zeros((EMBEDDING_DIM + 1, len(names))) if not rows else _fit_readout(matrix, own, len(names))
             readout.setflags(write=False)
             _READOUTS[key] = readout
-        return cls(dict(specs), names, matrix, own, np.asarray(flags, dtype=bool), tuple(lines), readout, groups)
+        return cls(dict(specs), names, matrix, own, np.asarray(flags, dtype=bool), tuple(lines), readout,
+                   KeywordIndex.of(specs), groups)
 
     def extended(
         self, entries: Mapping[str, object], source: str, embed: Embedder,
@@ -558,7 +596,7 @@ class AppraisalModel:
             best_row[i] = rows[int(np.argmax(group))]
         x = np.append(e.astype(np.float64), 1.0)
         readout = np.einsum("d,dk->k", x, self.readout)
-        hits = keyword_hits(text, self.specs)
+        hits = self.keywords.hits(text)
         kw = np.array([1.0 - 0.5 ** hits.get(name, 0) for name in self.names])
         return knn, readout, kw, best_row
 
