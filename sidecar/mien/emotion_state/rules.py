@@ -23,7 +23,7 @@ The frame is Wen et al.'s (2021) transition, ``VAD_r = VAD_i + P ⊙ ΔVAD``:
 2. **Personality** (OCEAN in [0, 1], centred ``x_c = 2x - 1``; T = the Mehrabian temperament):
 
    * *anger or fear/sadness* for blamed harm — ``s_anger = σ(2 (-0.9 A_c + 1.2 T_d - 0.4 N_c
-     - 0.2 C_c + 0.3))``: low agreeableness means anger (Meier & Robinson 2004, "Does quick to blame
+     - 0.2 C_c))``: low agreeableness means anger (Meier & Robinson 2004, "Does quick to blame
      mean quick to anger? The role of agreeableness in dissociating blame and anger", PSPB 30(7);
      Kuppens 2005, J. Res. Personality 39(1)); high coping potential / dominance means anger, low
      means fear (Lerner & Keltner 2001, "Fear, anger, and risk", JPSP 81(1); Smith & Lazarus 1993);
@@ -121,8 +121,13 @@ CATEGORY_OF: Mapping[str, str] = {
 
 SHOW_THRESHOLD = 0.3
 """Elicited intensity of one category (times P_v) from which it is the NPC's response."""
-REACH = np.array([1.5,1.5,1.2])
-PULL = np.array([0,1,1])
+REACH = np.array([1.5, 1.5, 1.2])
+"""Per axis, the change per unit of elicited intensity in units of the emotion's own value: strong news
+carries a cheerful NPC past neutral (valence), and an emotion's arousal and dominance are reached quickly."""
+PULL = np.array([0.0, 1.0, 1.0])
+"""Per axis, how much of the current value the emotion replaces: 0 = additive (valence accumulates: bad news
+on a bad day is worse), 1 = pulled toward the emotion's own value (arousal and dominance are states)."""
+_EDGE = 0.995  # |p| cap before atanh
 """Elicited intensity of one category (times P_v) from which it is the NPC's response."""
 
 _BETA_N = 0.5  # P_v for valence-lowering changes: exp(β_N N_c)
@@ -159,7 +164,7 @@ class Personality:
     @property
     def anger_share(self) -> float:
         """s_anger: how much blamed harm becomes anger (vs fear / distress)."""
-        return _sigmoid(2.0 * (-0.9 * self.a + 1.2 * self.temperament[2] - 0.4 * self.n - 0.2 * self.c + 0.3))
+        return _sigmoid(2.0 * (-0.9 * self.a + 1.2 * self.temperament[2] - 0.4 * self.n - 0.2 * self.c))
 
     @property
     def fear_share(self) -> float:
@@ -296,9 +301,11 @@ def respond(preceding: np.ndarray, elicited: Elicited, personality: Personality)
     delta = lam * (REACH * target - PULL * p)
     gain = personality.gain(lowers_valence=bool(delta[0] < 0.0))
     step = gain * delta
-    same = (np.sign(step) == np.sign(p)) & (PULL == 0.0)  # diminishing returns further out on additive axes
-    step = np.where(same, step * (1.0 - np.abs(p) ** 3), step)
     vad = np.clip(p + step, -1.0, 1.0)
+    # The additive axes add in atanh space: no hard stop at ±1, and less gain the further out a point is.
+    additive = PULL == 0.0
+    inner = np.arctanh(np.clip(p, -_EDGE, _EDGE))
+    vad = np.where(additive, np.tanh(inner + step), vad)
     strength = {c: v * float(gain[0]) for c, v in elicited.by_category().items()}
     show = max(strength, key=lambda c: strength[c]) if strength else None
     if show is not None and strength[show] < SHOW_THRESHOLD:
