@@ -47,7 +47,8 @@ from .context import TextEncoder, data_path
 from .mood import decay, push_mood
 from .personas import Persona, load_personas
 from .rules import AVERAGE, Personality, decay_time_scale, elicit, respond
-from .state import MAX_REVISION, NpcState, decode_state, encode_state
+from .saves import SaveKey, open_blob, seal
+from .state import MAX_GAME_TIME_S, MAX_REVISION, NpcState, check_state, decode_state, encode_state
 from .store import StateStore
 from .temperament import check_ocean, temperament_pad
 from .transition import HEAD_FILE, TransitionHead
@@ -108,6 +109,13 @@ class EmotionStateConfig:
     """Optional YAML file of extra/overriding appraisals (same shape as the shipped appraisals.yaml)."""
     head_path: str | None = None
     """model ``peld``: the transition head ``.npz``; None = ``transition_head.peld.npz`` of a source checkout."""
+    blob_key_path: str | None = None
+    """Key file of the HMAC that authenticates exported state blobs (ExportState/ImportState); None =
+    ``<db_path>.key`` beside the database (created on first use, 0600), or a key that lives only in the
+    process for ``db_path: ":memory:"``. See mien.emotion_state.saves."""
+    accept_foreign_blobs: bool = False
+    """Import blobs sealed by another install (another key) and unauthenticated blobs of earlier releases;
+    every field is still range- and consistency-checked."""
     ablation: str = "none"
     """Evaluation only: ``no_personality`` (every NPC appraises as the average personality) or
     ``no_appraisal`` (lines change nothing); ``none`` in production."""
@@ -131,6 +139,12 @@ class Observation:
     """The personality gain P applied to ΔVAD."""
     appraisal: Appraisal | None = None
     """What the line meant for the NPC (model ``appraisal``, speaker=other without explicit emotion)."""
+
+
+def _bad_char(ch: str) -> bool:
+    """Control characters (C0, DEL, C1), line/paragraph separators and lone surrogates."""
+    o = ord(ch)
+    return o < 32 or 127 <= o < 160 or o in (0x2028, 0x2029) or 0xD800 <= o <= 0xDFFF
 
 
 def _vec(v: Sequence[float]) -> np.ndarray:
@@ -187,6 +201,16 @@ class EmotionStateEngine:
             if self._owns_encoder:
                 self._encoder.close()
             raise
+        try:
+            self._save_key = (
+                SaveKey.load_or_create(self.config.blob_key_path or self.config.db_path + ".key")
+                if self.config.blob_key_path or self.config.db_path != ":memory:"
+                else SaveKey.ephemeral()
+            )
+        except BaseException:
+            if self._owns_encoder:
+                self._encoder.close()
+            raise
         self._store = StateStore(self.config.db_path, synchronous=self.config.sqlite_synchronous)
         self._states: dict[str, NpcState] = {}
         self._locks: dict[str, threading.Lock] = {}
@@ -203,8 +227,9 @@ class EmotionStateEngine:
                 f"npc_id is {len(npc_id)} characters; accepted: at most {self.config.max_npc_id_chars}",
                 field="npc_id",
             )
-        if any(ord(ch) < 32 or ord(ch) == 127 for ch in npc_id):
-            raise InvalidArgument("npc_id must not contain control characters", field="npc_id")
+        if any(_bad_char(ch) for ch in npc_id):
+            raise InvalidArgument("npc_id must not contain control characters, line separators or lone surrogates",
+                                  field="npc_id")
         return npc_id
 
     def _check_time(self, game_time_s: float | None) -> float | None:
@@ -214,10 +239,11 @@ class EmotionStateEngine:
             isinstance(game_time_s, bool)
             or not isinstance(game_time_s, (int, float))
             or not math.isfinite(game_time_s)
-            or game_time_s < 0
+            or not 0 <= game_time_s <= MAX_GAME_TIME_S
         ):
             raise InvalidArgument(
-                f"game_time_s must be a finite number of seconds >= 0 (or omitted), got {game_time_s!r}",
+                f"game_time_s must be a finite number of seconds in [0, {MAX_GAME_TIME_S:g}] (or omitted), "
+                f"got {str(game_time_s)[:40]}",
                 field="game_time_s",
             )
         return float(game_time_s)
@@ -231,6 +257,10 @@ class EmotionStateEngine:
                 "(split long speeches into lines)",
                 field="text",
             )
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidArgument("text is not valid Unicode (lone surrogate)", field="text") from None
         return text
 
     def _check_open(self) -> None:
@@ -282,6 +312,10 @@ class EmotionStateEngine:
             blob = self._store.get(npc_id)
             if blob is not None:
                 state = decode_state(blob)
+                cls = self._classify(_vec(state.emotion_vad))
+                if (cls.category, cls.intensity) != (state.category, state.intensity):
+                    # A row of an earlier release that reported another category than its point's.
+                    state = replace(state, category=cls.category, intensity=cls.intensity)
                 self._states[npc_id] = state
         return state
 
@@ -547,7 +581,7 @@ class EmotionStateEngine:
         return self.get_state(npc_id, game_time_s).emotion
 
     def export_state(self, npc_id: str) -> bytes:
-        """The NPC's stored state as an opaque, versioned, checksummed blob (for game saves)."""
+        """The NPC's stored state as an opaque blob for game saves, authenticated with this install's key."""
         self._check_open()
         npc_id = self._check_npc_id(npc_id)
         with self._lock_for(npc_id):
@@ -556,22 +590,27 @@ class EmotionStateEngine:
                 raise NotFound(
                     f"npc {npc_id!r} has no emotion state to export; create it with SetPersona", field="npc_id"
                 )
-            return encode_state(state)
+            return seal(state, self._save_key)
 
     def import_state(self, blob: bytes, npc_id: str | None = None) -> NpcState:
         """Restore a blob from :meth:`export_state` (as ``npc_id`` if given, else the blob's NPC).
 
-        The state is stored exactly as exported, revision included. A malformed or foreign blob
-        raises ``InvalidArgument`` and changes nothing.
+        The blob must be authenticated by this install's key (``accept_foreign_blobs`` also takes other
+        installs' and earlier releases' blobs), and every field is range- and consistency-checked
+        (:func:`.state.check_state`), so an accepted state never makes a later call fail. The state is
+        stored exactly as exported, revision included. A refused blob raises ``InvalidArgument`` and
+        changes nothing.
         """
         self._check_open()
-        state = decode_state(blob)
+        state = open_blob(blob, self._save_key, accept_foreign=self.config.accept_foreign_blobs)
         if npc_id is not None:
             state = replace(state, npc_id=self._check_npc_id(npc_id))
         else:
-            self._check_npc_id(state.npc_id)
-        if len(state.last_self_text) > self.config.max_text_chars:
-            raise InvalidArgument("state blob: last_self_text is longer than max_text_chars", field="state")
+            try:
+                self._check_npc_id(state.npc_id)
+            except InvalidArgument as exc:
+                raise InvalidArgument(f"state blob: {exc.message}", field="state") from None
+        check_state(state, max_text_chars=self.config.max_text_chars)
         with self._lock_for(state.npc_id):
             self._save(state)
         return state
