@@ -182,7 +182,9 @@ def test_forged_revision_near_int64_is_refused_and_max_revision_saturates(engine
         ({"extra": 1}, "unknown fields"),
     ],
 )
-def test_forged_inconsistent_fields_are_refused(engine: EmotionStateEngine, change: dict[str, Any], needle: str) -> None:
+def test_forged_inconsistent_fields_are_refused(
+    engine: EmotionStateEngine, change: dict[str, Any], needle: str
+) -> None:
     with pytest.raises(InvalidArgument, match=needle) as err:
         engine.import_state(_forge({**_payload(engine), **change}, engine._save_key))
     assert err.value.field == "state" and len(err.value.message) < 300
