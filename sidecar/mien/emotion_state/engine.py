@@ -42,11 +42,11 @@ import yaml
 from ..emotion import Emotion, vad_of
 from ..errors import FailedPrecondition, InvalidArgument, NotFound
 from .appraisal import Appraisal, AppraisalModel, AppraisalSpec, load_appraisals, parse_appraisal_doc
-from .classify import Classification, category_of, classify_vad, snap_to_category
+from .classify import Classification, classify_vad, snap_to_category
 from .context import TextEncoder, data_path
 from .mood import decay, push_mood
 from .personas import Persona, load_personas
-from .rules import AVERAGE, Personality, decay_time_scale, elicit, respond
+from .rules import AVERAGE, Personality, decay_time_scale, elicit, transition
 from .saves import SaveKey, open_blob, seal
 from .state import MAX_GAME_TIME_S, MAX_REVISION, NpcState, check_state, decode_state, encode_state
 from .store import StateStore
@@ -65,10 +65,6 @@ ABLATIONS: tuple[str, ...] = ("none", "no_personality", "no_appraisal")
 """Evaluation switches of the appraisal model: every NPC with the average personality, or lines that
 change nothing (only decay)."""
 PELD_HEAD_FILE = HEAD_FILE
-SNAP_MAX = 1.0
-"""Model ``appraisal``: the point is moved into the category the rules show only if that is at most
-SNAP_MAX x the reaction's strength away (VAD units); a point farther away keeps its own category, so a
-weak reaction is never inflated into a strong one."""
 
 
 @dataclass(frozen=True)
@@ -540,12 +536,7 @@ class EmotionStateEngine:
                 assert model is not None and appraisal is not None
                 personality = self._personality(state)
                 elicited = elicit(appraisal, model.specs, personality)
-                step_r = respond(_vec(state.emotion_vad), elicited, personality)
-                point = step_r.vad
-                if step_r.show is not None and category_of(point) != step_r.show:
-                    moved = snap_to_category(point, step_r.show)
-                    if float(np.linalg.norm(moved - point)) <= SNAP_MAX * step_r.strength:
-                        point = moved
+                point, step_r = transition(_vec(state.emotion_vad), elicited, personality)
                 delta_t, gain_t = _tup(step_r.delta), _tup(step_r.gain)
             # Coherence: the category and intensity reported are always those of the point.
             cls = self._classify(point)

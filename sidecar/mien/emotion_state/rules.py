@@ -72,6 +72,7 @@ import numpy as np
 
 from ..emotion import VAD_ANCHORS
 from .appraisal import Appraisal, AppraisalSpec
+from .classify import category_of, snap_to_category
 from .temperament import temperament_pad
 
 __all__ = [
@@ -83,6 +84,7 @@ __all__ = [
     "decay_time_scale",
     "elicit",
     "respond",
+    "transition",
 ]
 
 OCC_VAD: Mapping[str, tuple[float, float, float]] = {
@@ -311,6 +313,24 @@ def respond(preceding: np.ndarray, elicited: Elicited, personality: Personality)
     if show is not None and strength[show] < SHOW_THRESHOLD:
         show = None
     return Response(delta, gain, vad, show, strength.get(show, 0.0) if show else 0.0)
+
+
+SNAP_MAX = 1.0
+"""The point is moved into the category the rules show only if that is at most SNAP_MAX x the reaction's
+strength away (VAD units); a point farther away keeps its own category, so a weak reaction is never
+inflated into a strong one."""
+
+
+def transition(preceding: np.ndarray, elicited: Elicited, personality: Personality) -> tuple[np.ndarray, Response]:
+    """The NPC's new emotion point: :func:`respond`, then moved into the shown category's region when the
+    reaction is strong enough to reach it (:data:`SNAP_MAX`). Returns (point, response)."""
+    step = respond(preceding, elicited, personality)
+    point = step.vad
+    if step.show is not None and category_of(point) != step.show:
+        moved = snap_to_category(point, step.show)
+        if float(np.linalg.norm(moved - point)) <= SNAP_MAX * step.strength:
+            point = moved
+    return point, step
 
 
 def decay_time_scale(ocean: tuple[float, float, float, float, float], negative: bool) -> float:
