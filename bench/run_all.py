@@ -408,6 +408,32 @@ BENCHES: list[Bench] = [
         lambda o: 420,
     ),
     Bench(
+        "behaviour", "emotion state behaviour (behavioural suite, PELD test)", "bench/bench_emotion_behaviour.py",
+        lambda o: ["--resamples", "200" if o.quick else "2000"],
+        [
+            Figure("behavioural suite, held-out part (never tuned on): default / no personality / no appraisal",
+                   lambda r: tuple(r["behaviour"][f"heldout/{a}"]["percent"]
+                                   for a in ("none", "no_personality", "no_appraisal")),
+                   lambda v: " / ".join(f"{_num(x)} %" for x in v), "≥ 95 % (#17)", lambda v: v[0] >= 95),
+            Figure("behavioural suite, dev part (tuned on): default / no personality / no appraisal",
+                   lambda r: tuple(r["behaviour"][f"dev/{a}"]["percent"]
+                                   for a in ("none", "no_personality", "no_appraisal")),
+                   lambda v: " / ".join(f"{_num(x)} %" for x in v)),
+            *[Figure(f"PELD test, {label} − copy-previous: macro-F1 / weighted-F1 (95 % CI low ends)",
+                     lambda r, row=row: tuple(r["peld"]["rows"][row]["vs_copy_previous"][k]
+                                              for k in ("macro_f1_diff", "weighted_f1_diff")) + (
+                         r["peld"]["rows"][row]["vs_copy_previous"]["macro_f1_ci95"][0],
+                         r["peld"]["rows"][row]["vs_copy_previous"]["weighted_f1_ci95"][0]),
+                     lambda v: f"{v[0]:+.4f} / {v[1]:+.4f} ({v[2]:+.4f} / {v[3]:+.4f})",
+                     "both ≥ +0.02, CI above 0 (#17)", lambda v: min(v[0], v[1]) >= 0.02 and min(v[2], v[3]) > 0)
+              for label, row in (("default (appraisal)", "appraisal"), ("peld option", "peld_head"))],
+            Figure("PELD test, predictions the no-personality ablation changes (default model)",
+                   lambda r: r["peld"]["rows"]["appraisal_no_personality"]["predictions_differ_from_full"],
+                   lambda v: f"{v} predictions", "> 0 (#17)", lambda v: v > 0),
+        ],
+        lambda o: 300,
+    ),
+    Bench(
         "sidecar", "whole sidecar (every model loaded; gRPC)", "bench/bench_emotion_state.py",
         lambda o: ["--sidecar", *(["--seconds", "3", "--npcs", "20", "--bursts", "1"] if o.quick else [])],
         [
