@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> None:
         from training.emotion_state.peld import default_cache_dir, load_peld
 
         data = load_peld(peld, default_cache_dir())["test"]
-        table = evaluate(data, data_path(HEAD_FILE).parent, default_cache_dir(), args.resamples, args.seed, encoder=encoder)
+        table = evaluate(data, data_path(HEAD_FILE).parent, default_cache_dir(), args.resamples, args.seed,
+                         encoder=encoder)
         out["peld"] = {"split": "test", "n": len(data), "resamples": args.resamples, "rows": table}
         for name, row in table.items():
             b = row.get("vs_copy_previous")
