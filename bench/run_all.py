@@ -202,10 +202,12 @@ def _p(section: Callable[[Raw], Raw]) -> Callable[[Raw], tuple[float, float]]:
     return lambda r: (section(r)["p50"], section(r)["p99"])
 
 
-def _vs_copy_previous(r: Raw, row: str) -> tuple[float, float, float, float]:
+def _vs_copy_previous(row: str) -> Callable[[Raw], tuple[float, float, float, float]]:
     """PELD row minus copy-previous: (d macro-F1, d weighted-F1, their 95 % interval low ends)."""
-    b = r["peld"]["rows"][row]["vs_copy_previous"]
-    return b["macro_f1_diff"], b["weighted_f1_diff"], b["macro_f1_ci95"][0], b["weighted_f1_ci95"][0]
+    def value(r: Raw) -> tuple[float, float, float, float]:
+        b = r["peld"]["rows"][row]["vs_copy_previous"]
+        return b["macro_f1_diff"], b["weighted_f1_diff"], b["macro_f1_ci95"][0], b["weighted_f1_ci95"][0]
+    return value
 
 
 # lip-sync: (key in bench_lipsync's JSON, label, {metric: threshold}, source of the targets)
@@ -426,7 +428,7 @@ BENCHES: list[Bench] = [
                                    for a in ("none", "no_personality", "no_appraisal")),
                    lambda v: " / ".join(f"{_num(x)} %" for x in v)),
             *[Figure(f"PELD test, {label} − copy-previous: macro-F1 / weighted-F1 (95 % CI low ends)",
-                     lambda r, row=row: _vs_copy_previous(r, row),
+                     _vs_copy_previous(row),
                      lambda v: f"{v[0]:+.4f} / {v[1]:+.4f} ({v[2]:+.4f} / {v[3]:+.4f})",
                      "both ≥ +0.02, CI above 0 (#17)", lambda v: min(v[0], v[1]) >= 0.02 and min(v[2], v[3]) > 0)
               for label, row in (("default (appraisal)", "appraisal"), ("peld option", "peld_head"))],
