@@ -50,14 +50,17 @@ The frame is Wen et al.'s (2021) transition, ``VAD_r = VAD_i + P ⊙ ΔVAD``:
 3. **VAD change**. The elicited emotions, with VAD points ``v_k`` (the Russell & Mehrabian 1977
    anchors for joy, distress = sadness, fear, anger, disgust and surprise; ALMA's OCC→PAD table,
    Gebhard 2005, for hope, relief, pity, happy-for, gratitude, pride and reproach) and intensities
-   ``i_k``, ask for the change ``ΔVAD = Σ_k i_k (v_k - VAD_i)`` (capped at a total weight of 1): the
-   emotion replaces that share of the current state. The new point is ``VAD_i + P ⊙ ΔVAD`` with
-   ``P ⊙ Σ i_k ≤ 1`` per axis (never past the elicited emotion).
+   ``i_k``, ask for ``ΔVAD = λ (REACH ⊙ v̄ - PULL ⊙ VAD_i)`` with ``v̄`` the intensity-weighted mean
+   of the ``v_k`` and ``λ = min(1, Σ i_k)`` (:data:`REACH` = (1.5, 1.5, 1.2), :data:`PULL` = (0, 1, 1)):
+   arousal and dominance are pulled toward the emotion's own value, ``clip(VAD_i + P ⊙ ΔVAD, -1, 1)``;
+   valence accumulates (bad news on a bad day is worse) and adds in atanh space,
+   ``V_r = tanh(atanh(V_i) + P_v ΔV)``, so it has no hard stop at ±1.
 
-4. **The category shown**. If one category's elicited intensity (times P_v) reaches
+4. **The category shown**. If one category's elicited intensity (times P_v), its *strength*, reaches
    :data:`SHOW_THRESHOLD`, that is the NPC's response and the point is moved into that category's
-   region if the pull left it short (:func:`.classify.snap_to_category`); either way the category and
-   intensity reported are those of the final point (:func:`.classify.classify_vad`).
+   region (:func:`.classify.snap_to_category`) when the pull left it short by at most
+   :data:`SNAP_MAX` x the strength (:func:`transition`); either way the category and intensity
+   reported are those of the final point (:func:`.classify.classify_vad`).
 
 Neuroticism also makes negative responses *last longer*: :func:`decay_time_scale`.
 """
@@ -283,7 +286,7 @@ class Response:
     delta: np.ndarray
     """ΔVAD: the change the elicited emotions ask for (before the gain)."""
     gain: np.ndarray
-    """P (capped so that P ⊙ Σ i_k <= 1)."""
+    """P, the personality gain per axis."""
     vad: np.ndarray
     """The transition's point (before any move into the shown category's region)."""
     show: str | None
@@ -315,10 +318,13 @@ def respond(preceding: np.ndarray, elicited: Elicited, personality: Personality)
     return Response(delta, gain, vad, show, strength.get(show, 0.0) if show else 0.0)
 
 
-SNAP_MAX = 1.0
+SNAP_MAX = 1.3
 """The point is moved into the category the rules show only if that is at most SNAP_MAX x the reaction's
 strength away (VAD units); a point farther away keeps its own category, so a weak reaction is never
-inflated into a strong one."""
+inflated into a strong one. Chosen on the behavioural suite's dev part (1.0 / 1.1 / 1.2 / 1.3 / 1.5 / 2.0 /
+3.0: 97.9 / 98.2 / 98.2 / 98.9 / 98.9 / 98.9 / 98.4 %), the smallest of the best values: at 1.0 a cheerful NPC
+told of maggots in the stew stayed neutral and an insulted disagreeable smith showed disgust, not anger;
+from 1.5 an introvert snapped into joy rose further than an extravert (tests/emotion_state/test_engine.py)."""
 
 
 def transition(preceding: np.ndarray, elicited: Elicited, personality: Personality) -> tuple[np.ndarray, Response]:
