@@ -42,10 +42,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _conditions import CONDITIONS, Context, seed_of  # noqa: E402
-from support.lipsync import SCORER  # noqa: E402
 
 from mien import AnimationOptions, Animator, EncodedAudio, LineRequest, Track  # noqa: E402
 from mien.config import config_from_dict  # noqa: E402
+from support.lipsync import SCORER  # noqa: E402
 
 MISMATCH = "does not match the audio"
 WRONG_KINDS = ("other", "same_speaker", "missing", "extra")
