@@ -132,3 +132,45 @@ def test_the_dask_executor_bakes_on_a_local_cluster_the_same_files(tmp_path: Pat
     assert visible_files(tmp_path / "dask") == visible_files(tmp_path / "local")
     report = json.loads((tmp_path / "dask" / "bake_report.json").read_text())
     assert report["counts"]["done"] == 6
+
+
+def test_a_killed_shard_loses_no_finished_line(tmp_path: Path) -> None:
+    """SIGKILL a shard's bake part-way: every line it finished is whole in the store (entries appear atomically,
+    half-written ones stay under tmp/), the rerun restores them and bakes only the rest, and the merge equals a
+    one-machine bake. (The CLI throughout: one engine, the installed default.)"""
+    import os
+    import signal
+    import time
+
+    manifest = _manifest(tmp_path, 8)
+    store = tmp_path / "store"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+    def cli(out: str, *extra: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "mien_bake.cli", str(manifest), "-o", str(tmp_path / out),
+                                 "--jobs", "1", "--progress", "none", *extra],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+
+    child = cli("m1", "--shard", "1/1", "--cache", str(store))
+    try:
+        deadline = time.monotonic() + 300
+        while not list(store.glob("lines/*/*/entry.json")) and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)  # part-way (or, on a fast machine, after the end: then nothing is lost either)
+    finally:
+        child.wait(timeout=60)
+    finished = sorted(store.glob("lines/*/*/entry.json"))
+    assert finished, "the shard was killed before it finished any line"
+    (store / "tmp" / "deadbeef.half").mkdir(parents=True, exist_ok=True)  # what a kill inside put() leaves
+    (store / "tmp" / "deadbeef.half" / "glb").write_bytes(b"half a file")
+    for entry in finished:  # every stored line is whole: each file's size matches its entry
+        files = json.loads(entry.read_text())["files"]
+        assert all((entry.parent / name).stat().st_size == meta["size"] for name, meta in files.items())
+
+    assert cli("m1-again", "--shard", "1/1", "--cache", str(store)).wait(timeout=600) == EXIT_OK
+    report = json.loads((tmp_path / "m1-again" / "bake_report.json").read_text())
+    assert report["counts"]["restored"] == len(finished) and report["counts"]["done"] == 8 - len(finished)
+    assert len(list(store.glob("lines/*/*/entry.json"))) == 8
+    merged, one = cli("merged", "--cache", str(store), "--cached-only"), cli("one")
+    assert merged.wait(timeout=600) == one.wait(timeout=600) == EXIT_OK
+    assert visible_files(tmp_path / "merged") == visible_files(tmp_path / "one")
