@@ -156,7 +156,7 @@ def test_a_killed_shard_loses_no_finished_line(tmp_path: Path) -> None:
         deadline = time.monotonic() + 300
         while not list(store.glob("lines/*/*/entry.json")) and child.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        child.send_signal(signal.SIGKILL)  # part-way (or, on a fast machine, after the end: then nothing is lost either)
+        child.send_signal(signal.SIGKILL)  # part-way (or after the end, on a fast machine: nothing is lost either)
     finally:
         child.wait(timeout=60)
     finished = sorted(store.glob("lines/*/*/entry.json"))
