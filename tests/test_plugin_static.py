@@ -230,6 +230,62 @@ def test_godot_runtime_scripts_are_tool_scripts() -> None:
         )
 
 
+def test_gdscript_analyser_checks() -> None:
+    """What Godot's analyser rejects or warns about and gdlint does not (engine_plugins/gd_checks.py):
+    a member declared twice (mien_stream_receiver.gd had two _on_end: the addon did not load), `:=`
+    from an untyped value, preload cycles, and shadowed members, base-class members (a local
+    `rotation` in the bone driver shadowed Node3D.rotation) and built-ins."""
+    from gd_checks import check_scripts
+
+    findings = check_scripts(GD_FILES, GODOT_ADDON)
+    assert not findings, "\n".join(map(str, findings))
+
+
+def test_gdscript_checks_catch_what_they_claim(tmp_path: Path) -> None:
+    """The checker itself: each kind of finding on a script made to have it."""
+    from gd_checks import check_scripts
+
+    (tmp_path / "a.gd").write_text(
+        'extends Node3D\nconst B := preload("res://addons/mien/b.gd")\nvar fps := 1.0\n'
+        'func f(seed: int) -> void:\n\tvar d := {}\n\tvar x := d["k"]\n\tvar y := d.get("k")\n'
+        "\tvar fps := 2\n\tvar rotation := 1\n\tvar fine: Dictionary = {}\n\tvar z := fine.size()\n"
+        "func f() -> void:\n\tpass\n",
+        encoding="utf-8",
+    )
+    cyclic = 'extends RefCounted\nconst A := preload("res://addons/mien/a.gd")\n'
+    (tmp_path / "b.gd").write_text(cyclic, encoding="utf-8")
+    text = "\n".join(map(str, check_scripts(sorted(tmp_path.glob("*.gd")), tmp_path)))
+    for expected in (
+        "function f is declared twice",
+        "cannot infer the type of x",
+        "cannot infer the type of y",
+        "SHADOWED_VARIABLE: fps",
+        "SHADOWED_VARIABLE_BASE_CLASS: rotation of Node3D",
+        "SHADOWED_GLOBAL_IDENTIFIER: seed",
+        "preload cycle: a.gd -> b.gd -> a.gd",
+    ):
+        assert expected in text, (expected, text)
+    assert "of z" not in text
+
+
+def test_godot_runtime_fixes() -> None:
+    """Regressions of the review (engine_plugins/REVIEW.md)."""
+    talker = _code_lines(GODOT_ADDON / "mien_talker.gd")
+    # A pushed-PCM line ends when the generator has drained plus the output latency (comparing the
+    # heard time, latency subtracted, with the total never succeeded), and the player is stopped.
+    assert "_generator_drained_usec" in talker and "_stop_player()" in talker
+    assert "_playback_time() >= float(_generator_frames)" not in talker
+    # A stopped AnimationPlayer emits no mixer_applied: the face is then applied from _process.
+    assert "func _mixer_applies_face()" in talker and "if not _mixer_applies_face():" in talker
+    stream = _code_lines(GODOT_ADDON / "mien_stream.gd")
+    assert "get_current_outbound_buffered_amount()" in stream, "send_text on a full buffer prints errors"
+    driver = _code_lines(GODOT_ADDON / "mien_bone_driver.gd")
+    assert driver.count("Engine.is_editor_hint()") >= 2, "the talker is no tool script: no calls in the editor"
+    assert "func _process_modification()" in driver and "func _process_modification_with_delta(" in driver
+    plugin_cfg = (GODOT_ADDON / "plugin.cfg").read_text(encoding="utf-8")
+    assert "4.2" not in plugin_cfg and "4.3+" in plugin_cfg
+
+
 def test_dock_scene() -> None:
     scene = (GODOT_ADDON / "mien_dock.tscn").read_text()
     match = re.search(r'path="res://addons/mien/([^"]+)"', scene)
@@ -245,9 +301,12 @@ def test_uplugin() -> None:
     assert data["FileVersion"] == 3
     assert str(data["EngineVersion"]).startswith("5.4")
     modules = {m["Name"]: m for m in data["Modules"]}
-    assert set(modules) == {"MienCore", "MienRuntime", "MienEditor"}
+    assert set(modules) == {"MienCore", "MienRuntime", "MienEditor", "MienAnimGraph"}
     assert modules["MienCore"]["Type"] == "Runtime" and modules["MienRuntime"]["Type"] == "Runtime"
     assert modules["MienEditor"]["Type"] == "Editor"
+    # AnimGraph editor nodes live in an UncookedOnly module (as Epic's LiveLinkGraphNode): loaded by the editor
+    # and uncooked -game runs that load Animation Blueprints with their graphs, never cooked.
+    assert modules["MienAnimGraph"]["Type"] == "UncookedOnly"
     assert {"Name": "LiveLink", "Enabled": True} in data["Plugins"]
     for module in modules.values():
         assert module["LoadingPhase"] in {"Default", "PostEngineInit", "PreDefault"}
@@ -283,6 +342,8 @@ def test_build_cs_dependencies() -> None:
         "SlateCore",
     } <= (_build_deps("MienEditor"))
     assert _build_deps("MienCore") == {"Core"}
+    assert {"AnimGraph", "BlueprintGraph", "MienRuntime", "Engine"} <= _build_deps("MienAnimGraph")
+    assert "AnimGraph" not in _build_deps("MienRuntime"), "a runtime module cannot depend on an editor module"
 
 
 def _read(relative: str) -> str:
@@ -378,7 +439,83 @@ def test_unreal_editor_menu() -> None:
     ):
         assert call in baker, call
     monitor = _read("MienEditor/Private/MienSidecarMonitor.cpp")
-    assert "FMonitoredProcess" in monitor and "SplitCommandLine(" in monitor
+    assert "FPlatformProcess::CreateProc(" in monitor and "SplitCommandLine(" in monitor
+    # ~FMonitoredProcess kills its process: a sidecar that outlives the editor (bStopSidecarOnExit off) cannot be one.
+    assert "FMonitoredProcess" not in monitor + _read("MienEditor/Private/MienSidecarMonitor.h").split("*/", 1)[1]
+    assert "bStopSidecarOnExit" in monitor and "TerminateProc(Process, true)" in monitor
+
+
+def _code(relative: str) -> str:
+    """A C++ source without comments."""
+    text = _read(relative)
+    return re.sub(r"//[^\n]*|/\*.*?\*/", "", text, flags=re.S)
+
+
+def test_unreal_review_fixes() -> None:
+    """Regressions of the review against the engine sources (engine_plugins/REVIEW.md)."""
+    client = _code("MienRuntime/Private/MienClient.cpp")
+    # ProcessRequest() == false also completes through OnProcessRequestComplete (FinishRequestNotInHttpManager):
+    # one report per request, never two.
+    assert "bReported" in client and "if (!Request->ProcessRequest() && !*bReported)" in client
+    face = _code("MienRuntime/Private/MienFaceComponent.cpp")
+    # USoundWaveProcedural::QueueAudio ensure()s whole samples: queue whole frames only.
+    assert "/ FrameBytes * FrameBytes" in face and "QueuedBytes = StreamPcm.Num()" not in face
+    assert "MakeUniqueObjectName(Owner, UAudioComponent::StaticClass()" in face
+    session = _code("MienRuntime/Private/MienStreamSession.cpp")
+    close = session[session.index("void FMienStreamSession::Close()") :]
+    close = close[: close.index("\n}\n")]
+    assert "if (Socket->IsConnected())" not in close, "a connecting socket must be closed too"
+    assert "AddTicker" in close, "the socket is released on the next tick, not inside its own handler"
+    baker = _code("MienEditor/Private/MienAnimSequenceBaker.cpp")
+    assert "SaveAsset(Skeleton, false, OutError)" in baker, "AccumulateCurveMetaData only dirties the skeleton"
+    assert "TWeakObjectPtr<USkeleton> Skeleton;" in _read("MienEditor/Public/MienAnimSequenceBaker.h")
+    module = _code("MienEditor/Private/MienEditorModule.cpp")
+    assert "TSharedPtr<FMienSidecarMonitor> Monitor;" in module and "WeakSidecar.Pin()" in module
+    assert "[Sidecar]" not in module and "this]" not in module
+
+
+def test_unreal_anim_graph_node() -> None:
+    """FAnimNode_MienFace (runtime) and UAnimGraphNode_MienFace (UncookedOnly), against FAnimNode_Base's virtuals
+    as Epic's FAnimNode_LiveLinkPose declares them."""
+    node = re.sub(r"\s+", " ", _read("MienRuntime/Public/AnimNode_MienFace.h"))
+    assert "USTRUCT(BlueprintInternalUseOnly) struct MIENRUNTIME_API FAnimNode_MienFace : public FAnimNode_Base" in node
+    assert re.search(r"UPROPERTY\([^)]*\) FPoseLink Source;", node)
+    for signature in (
+        "void Initialize_AnyThread(const FAnimationInitializeContext& Context) override;",
+        "void CacheBones_AnyThread(const FAnimationCacheBonesContext& Context) override;",
+        "void Update_AnyThread(const FAnimationUpdateContext& Context) override;",
+        "void Evaluate_AnyThread(FPoseContext& Output) override;",
+        "void GatherDebugData(FNodeDebugData& DebugData) override;",
+        "bool HasPreUpdate() const override { return true; }",
+        "void PreUpdate(const UAnimInstance* InAnimInstance) override;",
+    ):
+        assert signature in node, signature
+    body = _code("MienRuntime/Private/AnimNode_MienFace.cpp")
+    for call in (
+        "Source.Initialize(Context)",
+        "Source.CacheBones(Context)",
+        "GetEvaluateGraphExposedInputs().Execute(Context)",
+        "Source.Update(Context)",
+        "Source.Evaluate(Output)",
+        "Output.Curve.Set(Name, Value)",
+        "Output.Curve.SetFlags(Name, Output.Curve.GetFlags(Name) | UE::Anim::ECurveElementFlags::MorphTarget)",
+        "Source.GatherDebugData(DebugData)",
+        "GetAppliedCurves(",
+    ):
+        assert call in body, call
+    # The component is read on the game thread only (PreUpdate), never from the anim worker thread.
+    evaluate = body[body.index("::Evaluate_AnyThread") : body.index("::GatherDebugData")]
+    assert "Face" not in evaluate.replace("FAnimNode_MienFace", "")
+    graph = re.sub(r"\s+", " ", _read("MienAnimGraph/Public/AnimGraphNode_MienFace.h"))
+    assert "class MIENANIMGRAPH_API UAnimGraphNode_MienFace : public UAnimGraphNode_Base" in graph
+    assert "UPROPERTY(EditAnywhere, Category = Settings) FAnimNode_MienFace Node;" in graph
+    assert '#include "AnimGraphNode_Base.h"' in graph
+    for signature in (
+        "FText GetNodeTitle(ENodeTitleType::Type TitleType) const override;",
+        "FText GetTooltipText() const override;",
+        "FText GetMenuCategory() const override;",
+    ):
+        assert signature in graph, signature
 
 
 # --- conformance fixtures --------------------------------------------------------------------

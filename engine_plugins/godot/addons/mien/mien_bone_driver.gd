@@ -31,6 +31,8 @@ var _bone_indices := PackedInt32Array()
 
 
 func _ready() -> void:
+	if Engine.is_editor_hint():
+		return  # the talker is not a tool script: in the editor it has no methods to call
 	_talker = get_node_or_null(talker_path) as TalkerScript
 	_validate_bone_names()
 
@@ -45,9 +47,19 @@ func _validate_bone_names() -> void:
 		_bone_indices.append(bone)
 
 
+## Godot 4.3 and 4.4 call this ...
 func _process_modification() -> void:
+	_apply()
+
+
+## ... and 4.5+ this (it replaces the former, which builds without deprecated APIs never call).
+func _process_modification_with_delta(_delta: float) -> void:
+	_apply()
+
+
+func _apply() -> void:
 	var skeleton := get_skeleton()
-	if skeleton == null or _talker == null:
+	if skeleton == null or _talker == null or Engine.is_editor_hint():
 		return
 	if _bone_indices.size() != bones.size():
 		_validate_bone_names()
@@ -59,7 +71,7 @@ func _process_modification() -> void:
 		if bone < 0 or not group in groups:
 			continue
 		var degrees := _talker.get_rotation_degrees(group) * float(entry.get("scale", 1.0))
-		var rotation := Rotation.quat_from_yaw_pitch_roll(
+		var turn := Rotation.quat_from_yaw_pitch_roll(
 			degrees.x,
 			degrees.y,
 			degrees.z,
@@ -67,4 +79,4 @@ func _process_modification() -> void:
 			entry.get("pitch_axis", Vector3.LEFT),
 			entry.get("roll_axis", Vector3.FORWARD)
 		)
-		skeleton.set_bone_pose_rotation(bone, skeleton.get_bone_pose_rotation(bone) * rotation)
+		skeleton.set_bone_pose_rotation(bone, skeleton.get_bone_pose_rotation(bone) * turn)

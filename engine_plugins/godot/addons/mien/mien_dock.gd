@@ -216,7 +216,10 @@ func _poll_health() -> void:
 		_status_label.text = "Sidecar: starting (pid %d)…" % _sidecar_pid
 		return
 	if _sidecar_pid > 0 and not ours:
-		_status_label.text = "Sidecar: the process it started exited; see the Output panel"
+		_status_label.text = (
+			"Sidecar: the process the dock started exited (its output went to the terminal"
+			+ " that runs the editor; run the command there to see why)"
+		)
 		_sidecar_pid = -1
 	else:
 		_status_label.text = "Sidecar: not reachable at %s (%s)" % [_client.server_url, result.code]

@@ -118,9 +118,13 @@ func poll(now_s: float) -> void:
 
 func _flush() -> void:
 	while not _outgoing.is_empty():
+		# A full send buffer makes send_text fail with ERR_OUT_OF_MEMORY *and* print an engine
+		# error, so the room is checked first; the message waits for a later poll.
+		var size := _outgoing[0].to_utf8_buffer().size()
+		var buffered := _socket.get_current_outbound_buffered_amount()
+		if buffered > 0 and buffered + size > OUTBOUND_BUFFER_BYTES:
+			return
 		var error := _socket.send_text(_outgoing[0])
-		if error == ERR_OUT_OF_MEMORY:
-			return  # send buffer full: keep the message for the next poll
 		if error != OK:
 			_socket.close(1011, "send failed")
 			_emit(_receiver.abort("transport_error", "send failed: %s" % error_string(error)))

@@ -139,6 +139,7 @@ var _generator: AudioStreamGeneratorPlayback = null
 var _generator_capacity: int = 0
 var _generator_fed_bytes: int = 0
 var _generator_frames: int = 0
+var _generator_drained_usec: int = -1
 # Idle.
 var _idle_track: TrackScript = null
 var _idle_start_usec: int = 0
@@ -181,7 +182,7 @@ func _exit_tree() -> void:
 
 func _process(_delta: float) -> void:
 	_update_stream()
-	if _mixer == null:
+	if not _mixer_applies_face():
 		_update_face()
 
 
@@ -440,6 +441,7 @@ func _start_generator() -> void:
 	_generator_capacity = _generator.get_frames_available() if _generator != null else 0
 	_generator_fed_bytes = 0
 	_generator_frames = 0
+	_generator_drained_usec = -1
 	_feed_generator()
 
 
@@ -459,8 +461,18 @@ func _feed_generator() -> void:
 		_generator_fed_bytes += count * frame_bytes
 		_generator_frames += count
 	var drained := _generator.get_frames_available() >= _generator_capacity
-	if _stream_input_ended and _generator_fed_bytes >= _stream_pcm.size() and drained:
-		if _playback_time() >= float(_generator_frames) / _stream_rate:
+	if not (_stream_input_ended and _stream_pcm.size() - _generator_fed_bytes < frame_bytes):
+		_generator_drained_usec = -1
+	elif drained:
+		# Everything was pushed and consumed; the last samples are still in the output for the
+		# output latency. (Comparing the heard time, which subtracts that latency, with the total
+		# never succeeds: the line would never end.) Then the generator would play silence
+		# forever, so the player is stopped.
+		var now := Time.get_ticks_usec()
+		if _generator_drained_usec < 0:
+			_generator_drained_usec = now
+		if (now - _generator_drained_usec) / 1e6 >= ConfigScript.output_latency_s():
+			_stop_player()
 			_end_line()
 
 
@@ -473,6 +485,10 @@ func _stop_line() -> void:
 	state = State.IDLE
 	_generator = null
 	_decoder = null
+	_stop_player()
+
+
+func _stop_player() -> void:
 	if _player is AudioStreamPlayer:
 		(_player as AudioStreamPlayer).stop()
 	elif _player is AudioStreamPlayer3D:
@@ -683,6 +699,17 @@ func _settings(seed_value: int) -> Dictionary:
 
 func _on_mixer_applied() -> void:
 	_update_face()
+
+
+## True when the mixer applies this frame (then the face follows its mixer_applied signal). A
+## stopped AnimationPlayer, or an inactive mixer, does not process at all and emits nothing: the
+## face is then applied from _process, or it would freeze.
+func _mixer_applies_face() -> bool:
+	if _mixer == null or not _mixer.active:
+		return false
+	if _mixer is AnimationPlayer:
+		return (_mixer as AnimationPlayer).is_playing()
+	return true
 
 
 func _on_player_finished() -> void:

@@ -128,21 +128,6 @@ func _on_header(part: Dictionary) -> Array[Dictionary]:
 	return events
 
 
-func _on_end(part: Dictionary) -> Array[Dictionary]:
-	var count: Variant = part.get("frameCount")
-	if not (count is float or count is int) or int(count) != frames_received:
-		return _finish("bad_response", "end: frameCount does not match the frames received")
-	has_end = true
-	var events: Array[Dictionary] = [
-		{
-			"kind": "end",
-			"frame_count": int(count),
-			"audio_duration_s": float(part.get("audioDurationS", 0.0)),
-		}
-	]
-	return events
-
-
 func _on_frames(part: Dictionary) -> Array[Dictionary]:
 	var first: Variant = part.get("firstFrame")
 	var count: Variant = part.get("frameCount")

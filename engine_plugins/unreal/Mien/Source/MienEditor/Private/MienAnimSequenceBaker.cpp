@@ -104,7 +104,7 @@ void FMienAnimSequenceBaker::BakeAsync(USoundWave* Sound, const FMienBakeOptions
 				USoundWave* BakedSound = WeakSound.Get();
 				if (CreateLineAsset(BakedSound, Track, Options, PackagePath, SoundName + TEXT("_MienLine"), Error) ==
 						nullptr ||
-					(Options.Skeleton != nullptr &&
+					(Options.Skeleton.IsValid() &&
 						CreateAnimSequence(Track, Options, PackagePath, AssetName, Error) == nullptr))
 				{
 					Notify(FText::Format(LOCTEXT("MienSaveFailed", "Mien: {0}: {1}"), FText::FromString(SoundName),
@@ -182,13 +182,19 @@ namespace
 UAnimSequence* FMienAnimSequenceBaker::CreateAnimSequence(const FMienTrack& Track, const FMienBakeOptions& Options,
 	const FString& PackagePath, const FString& AssetName, FString& OutError)
 {
+	USkeleton* Skeleton = Options.Skeleton.Get();
+	if (Skeleton == nullptr)
+	{
+		OutError = TEXT("the target skeleton is no longer loaded");
+		return nullptr;
+	}
 	bool bCreated = false;
 	UAnimSequence* Sequence = FindOrCreateAsset<UAnimSequence>(PackagePath, AssetName, bCreated, OutError);
 	if (Sequence == nullptr)
 	{
 		return nullptr;
 	}
-	Sequence->SetSkeleton(Options.Skeleton);
+	Sequence->SetSkeleton(Skeleton);
 
 	IAnimationDataController& Controller = Sequence->GetController();
 	Controller.OpenBracket(LOCTEXT("MienBakeBracket", "Mien facial animation"), false);
@@ -203,6 +209,7 @@ UAnimSequence* FMienAnimSequenceBaker::CreateAnimSequence(const FMienTrack& Trac
 	Controller.SetFrameRate(FFrameRate(FMath::Max(FMath::RoundToInt32(Track.Fps), 1), 1), false);
 	Controller.SetNumberOfFrames(FFrameNumber(FMath::Max(Track.FrameCount - 1, 1)), false);
 	const int32 Channels = Track.NumChannels();
+	bool bMorphCurves = false;
 	for (int32 Channel = 0; Channel < Channels; ++Channel)
 	{
 		const FName CurveName = Track.ChannelNames[Channel];
@@ -224,12 +231,20 @@ UAnimSequence* FMienAnimSequenceBaker::CreateAnimSequence(const FMienTrack& Trac
 		const bool bDegrees = CurveName.ToString().EndsWith(MIEN_DEGREE_SUFFIX);
 		if (Options.bCurvesDriveMorphTargets && !bDegrees)
 		{
-			Options.Skeleton->AccumulateCurveMetaData(CurveName, false, true);
+			Skeleton->AccumulateCurveMetaData(CurveName, false, true);
+			bMorphCurves = true;
 		}
 	}
 	Controller.NotifyPopulated();
 	Controller.CloseBracket(false);
 	if (!SaveAsset(Sequence, bCreated, OutError))
+	{
+		return nullptr;
+	}
+	// Only the skeleton's curve metadata makes a curve drive a morph target (FBoneContainer sets
+	// ECurveElementFlags::MorphTarget from it); AccumulateCurveMetaData only marks the skeleton dirty, and unsaved
+	// the flags are gone after an editor restart: the curves would then play and move no morph target.
+	if (bMorphCurves && !SaveAsset(Skeleton, false, OutError))
 	{
 		return nullptr;
 	}

@@ -21,7 +21,7 @@ class FMienEditorModule : public IModuleInterface
 public:
 	void StartupModule() override
 	{
-		Monitor = MakeUnique<FMienSidecarMonitor>();
+		Monitor = MakeShared<FMienSidecarMonitor>();
 		UToolMenus::RegisterStartupCallback(
 			FSimpleMulticastDelegate::FDelegate::CreateRaw(this, &FMienEditorModule::RegisterMenus));
 	}
@@ -34,18 +34,24 @@ public:
 	}
 
 private:
-	TUniquePtr<FMienSidecarMonitor> Monitor;
+	/** Shared so the toolbar's callbacks hold it weakly: a toolbar widget can outlive ShutdownModule. */
+	TSharedPtr<FMienSidecarMonitor> Monitor;
 
 	void RegisterMenus()
 	{
 		FToolMenuOwnerScoped OwnerScoped(this);
 		UToolMenu* Toolbar = UToolMenus::Get()->ExtendMenu(TEXT("LevelEditor.LevelEditorToolBar.User"));
 		FToolMenuSection& Status = Toolbar->FindOrAddSection(TEXT("Mien"));
-		FMienSidecarMonitor* Sidecar = Monitor.Get();
+		const TWeakPtr<FMienSidecarMonitor> WeakSidecar = Monitor;
 		Status.AddEntry(FToolMenuEntry::InitToolBarButton(TEXT("MienSidecarStatus"),
 			FUIAction(FExecuteAction::CreateLambda(
-				[Sidecar]()
+				[WeakSidecar]()
 				{
+					const TSharedPtr<FMienSidecarMonitor> Sidecar = WeakSidecar.Pin();
+					if (!Sidecar.IsValid())
+					{
+						return;
+					}
 					if (Sidecar->IsRunning())
 					{
 						Sidecar->StopSidecar();
@@ -56,9 +62,10 @@ private:
 					}
 				})),
 			TAttribute<FText>::CreateLambda(
-				[Sidecar]()
+				[WeakSidecar]()
 				{
-					return Sidecar->GetStatusText();
+					const TSharedPtr<FMienSidecarMonitor> Sidecar = WeakSidecar.Pin();
+					return Sidecar.IsValid() ? Sidecar->GetStatusText() : FText::GetEmpty();
 				}),
 			LOCTEXT("MienStatusTooltip",
 				"The Mien sidecar's status. Click to start it (command: Editor Preferences > Plugins > Mien) or to "

@@ -7,7 +7,7 @@
 #include "Containers/StringConv.h"
 #include "MienLog.h"
 #include "MienSettings.h"
-#include "Misc/MonitoredProcess.h"
+#include "UObject/UObjectGlobals.h"
 
 #define LOCTEXT_NAMESPACE "MienEditor"
 
@@ -51,15 +51,66 @@ FMienSidecarMonitor::FMienSidecarMonitor()
 FMienSidecarMonitor::~FMienSidecarMonitor()
 {
 	FTSTicker::GetCoreTicker().RemoveTicker(TickerHandle);
-	if (GetDefault<UMienUserSettings>()->bStopSidecarOnExit)
+	// The module may shut down after the UObject system: no settings object then, and the default applies.
+	const bool bStop = !UObjectInitialized() || GetDefault<UMienUserSettings>()->bStopSidecarOnExit;
+	if (bStop)
 	{
 		StopSidecar();
+	}
+	ReleaseProcess();
+}
+
+bool FMienSidecarMonitor::IsOursRunning()
+{
+	return Process.IsValid() && FPlatformProcess::IsProcRunning(Process);
+}
+
+void FMienSidecarMonitor::DrainOutput(bool bFlush)
+{
+	if (ReadPipe == nullptr)
+	{
+		return;
+	}
+	PendingOutput += FPlatformProcess::ReadPipe(ReadPipe);
+	int32 Newline = INDEX_NONE;
+	while (PendingOutput.FindChar(TEXT('\n'), Newline))
+	{
+		UE_LOG(LogMien, Log, TEXT("sidecar: %s"), *PendingOutput.Left(Newline).TrimEnd());
+		PendingOutput.RightChopInline(Newline + 1);
+	}
+	if (bFlush && !PendingOutput.IsEmpty())
+	{
+		UE_LOG(LogMien, Log, TEXT("sidecar: %s"), *PendingOutput.TrimEnd());
+		PendingOutput.Reset();
+	}
+}
+
+void FMienSidecarMonitor::ReleaseProcess()
+{
+	DrainOutput(true);
+	if (Process.IsValid())
+	{
+		FPlatformProcess::CloseProc(Process);  // the handle only: a detached sidecar keeps running
+	}
+	if (ReadPipe != nullptr || WritePipe != nullptr)
+	{
+		FPlatformProcess::ClosePipe(ReadPipe, WritePipe);
+		ReadPipe = nullptr;
+		WritePipe = nullptr;
 	}
 }
 
 bool FMienSidecarMonitor::Tick(float /*DeltaTime*/)
 {
 	const double Now = FPlatformTime::Seconds();
+	DrainOutput(false);
+	if (Process.IsValid() && !FPlatformProcess::IsProcRunning(Process))
+	{
+		int32 ReturnCode = 0;
+		FPlatformProcess::GetProcReturnCode(Process, &ReturnCode);
+		UE_LOG(LogMien, Warning, TEXT("The Mien sidecar the editor started exited with code %d"), ReturnCode);
+		ReleaseProcess();
+	}
 	if (!bPolling && Now >= NextPollAt)
 	{
 		NextPollAt = Now + PollPeriodS;
@@ -82,7 +133,7 @@ void FMienSidecarMonitor::Poll()
 				return;  // the editor is closing
 			}
 			bPolling = false;
-			const bool bOurs = Process.IsValid() && Process->IsRunning();
+			const bool bOurs = IsOursRunning();
 			if (Result.bOk)
 			{
 				if (!bUp)
@@ -111,10 +162,11 @@ void FMienSidecarMonitor::Poll()
 
 void FMienSidecarMonitor::StartSidecar()
 {
-	if (bUp || (Process.IsValid() && Process->IsRunning()))
+	if (bUp || IsOursRunning())
 	{
 		return;
 	}
+	ReleaseProcess();
 	std::vector<std::string> Args;
 	std::string Problem;
 	if (!MienCore::SplitCommandLine(ToUtf8(GetDefault<UMienUserSettings>()->SidecarCommand), Args, Problem))
@@ -129,31 +181,35 @@ void FMienSidecarMonitor::StartSidecar()
 		Params += (Params.IsEmpty() ? TEXT("") : TEXT(" ")) + QuoteArgument(FromUtf8(Args[Index]));
 	}
 	const FString Program = FromUtf8(Args[0]);
-	Process = MakeShared<FMonitoredProcess>(Program, Params, true, true);
-	Process->OnOutput().BindLambda(
-		[](const FString& Line)
-		{
-			UE_LOG(LogMien, Log, TEXT("sidecar: %s"), *Line);
-		});
-	if (!Process->Launch())
+	const bool bDetached = !GetDefault<UMienUserSettings>()->bStopSidecarOnExit;
+	if (!bDetached && !FPlatformProcess::CreatePipe(ReadPipe, WritePipe))
+	{
+		ReadPipe = nullptr;
+		WritePipe = nullptr;
+	}
+	uint32 ProcessId = 0;
+	Process = FPlatformProcess::CreateProc(
+		*Program, *Params, bDetached, true, true, &ProcessId, 0, nullptr, WritePipe, nullptr);
+	if (!Process.IsValid())
 	{
 		Status = FText::Format(
 			LOCTEXT("MienCannotStart", "Mien: cannot start {0} (is it on PATH?)"), FText::FromString(Program));
-		Process.Reset();
+		ReleaseProcess();
 		return;
 	}
 	StartedAt = FPlatformTime::Seconds();
 	Status = LOCTEXT("MienStarting", "Mien: starting…");
-	UE_LOG(LogMien, Log, TEXT("Started the Mien sidecar: %s %s"), *Program, *Params);
+	UE_LOG(LogMien, Log, TEXT("Started the Mien sidecar (pid %u%s): %s %s"), ProcessId,
+		bDetached ? TEXT(", detached") : TEXT(""), *Program, *Params);
 }
 
 void FMienSidecarMonitor::StopSidecar()
 {
-	if (Process.IsValid())
+	if (IsOursRunning())
 	{
-		Process->Cancel(true);
-		Process.Reset();
+		FPlatformProcess::TerminateProc(Process, true);
 	}
+	ReleaseProcess();
 }
 
 #undef LOCTEXT_NAMESPACE

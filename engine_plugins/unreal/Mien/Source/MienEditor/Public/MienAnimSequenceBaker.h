@@ -4,6 +4,7 @@
 
 #include "CoreMinimal.h"
 #include "MienTypes.h"
+#include "UObject/WeakObjectPtrTemplates.h"
 
 class UAnimSequence;
 class UMienLineAsset;
@@ -13,7 +14,8 @@ class USoundWave;
 /** Options of the "Generate Facial Animation (Mien)" action. */
 struct MIENEDITOR_API FMienBakeOptions
 {
-	TObjectPtr<USkeleton> Skeleton = nullptr;
+	/** Weak: the options outlive the dialog in an asynchronous request, and this struct is not seen by the GC. */
+	TWeakObjectPtr<USkeleton> Skeleton;
 	FString Rig = TEXT("arkit52");
 	FMienEmotion Emotion;
 	int32 Fps = 30;

@@ -25,7 +25,8 @@ FMienResult FMienAudioUtils::GetSoundWaveAudio(USoundWave* Sound, FMienAudio& Ou
 		TEXT("unsupported_audio"), FString::Printf(TEXT("%s has no imported PCM data"), *Sound->GetPathName()));
 #else
 	return FMienResult::Failure(TEXT("unsupported_audio"),
-		FString::Printf(TEXT("%s: cooked SoundWaves carry no raw PCM; bake the line (Bake Mien Line, then add it to "
+		FString::Printf(TEXT("%s: cooked SoundWaves carry no raw PCM; bake the line (Generate Facial Animation (Mien), "
+							 "then add it to "
 							 "the component's Baked Lines or call Say Line) or stream the TTS PCM with Begin Stream"),
 			*Sound->GetPathName()));
 #endif

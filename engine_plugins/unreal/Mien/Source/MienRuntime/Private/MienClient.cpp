@@ -140,10 +140,19 @@ void UMienClient::SendAttempt(
 	}
 	const float Timeout = TimeoutS;
 	const TWeakObjectPtr<UMienClient> WeakThis(this);
+	// Since UE 5.x a request that cannot start (ProcessRequest() == false) also completes through this delegate
+	// (FHttpRequestCommon::PreProcess -> FinishRequestNotInHttpManager), synchronously on the game thread or later:
+	// whichever of the two reports first wins, so OnDone (and a retry) happens once.
+	const TSharedRef<bool> bReported = MakeShared<bool>(false);
 	Request->OnProcessRequestComplete().BindLambda(
-		[WeakThis, Verb, Path, Body, bRetry, Attempt, OnDone, Url, Timeout](
+		[WeakThis, Verb, Path, Body, bRetry, Attempt, OnDone, Url, Timeout, bReported](
 			FHttpRequestPtr HttpRequest, FHttpResponsePtr Response, bool bConnectedSuccessfully)
 		{
+			if (*bReported)
+			{
+				return;
+			}
+			*bReported = true;
 			FMienResult Result = FMienResult::Success();
 			TArray<uint8> Content;
 			if (!bConnectedSuccessfully || !Response.IsValid())
@@ -198,8 +207,9 @@ void UMienClient::SendAttempt(
 			}
 			OnDone(Result, Content);
 		});
-	if (!Request->ProcessRequest())
+	if (!Request->ProcessRequest() && !*bReported)
 	{
+		*bReported = true;
 		OnDone(FMienResult::Failure(TEXT("transport_error"), FString::Printf(TEXT("cannot send %s"), *Url)),
 			TArray<uint8>());
 	}

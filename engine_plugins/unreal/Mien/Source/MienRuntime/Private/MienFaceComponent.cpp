@@ -20,6 +20,7 @@
 #include "MienStreamSession.h"
 #include "Sound/SoundWave.h"
 #include "Sound/SoundWaveProcedural.h"
+#include "UObject/UObjectGlobals.h"
 
 namespace
 {
@@ -40,7 +41,10 @@ UMienFaceComponent::UMienFaceComponent()
 void UMienFaceComponent::BeginPlay()
 {
 	Super::BeginPlay();
-	Client = NewObject<UMienClient>(this);
+	if (Client == nullptr)
+	{
+		Client = NewObject<UMienClient>(this);
+	}
 	AActor* Owner = GetOwner();
 	USkeletalMeshComponent* Mesh = Cast<USkeletalMeshComponent>(FaceMesh.GetComponent(Owner));
 	if (Mesh == nullptr && Owner != nullptr)
@@ -63,7 +67,10 @@ void UMienFaceComponent::BeginPlay()
 	ResolvedVoice = Cast<UAudioComponent>(VoiceAudio.GetComponent(Owner));
 	if (ResolvedVoice == nullptr && Owner != nullptr)
 	{
-		ResolvedVoice = NewObject<UAudioComponent>(Owner, TEXT("MienVoice"));
+		// A unique name: NewObject with a name already used in the same outer (a second Mien Face, or BeginPlay
+		// again after EndPlay) is a fatal error.
+		ResolvedVoice = NewObject<UAudioComponent>(
+			Owner, MakeUniqueObjectName(Owner, UAudioComponent::StaticClass(), FName(TEXT("MienVoice"))));
 		ResolvedVoice->bAutoActivate = false;
 		ResolvedVoice->bAutoDestroy = false;
 		if (USceneComponent* Parent = Mesh != nullptr ? static_cast<USceneComponent*>(Mesh) : Owner->GetRootComponent())
@@ -235,6 +242,10 @@ void UMienFaceComponent::RequestTrack(USoundWave* Sound, const FString& Text, FM
 		OnLineFailed.Broadcast(AudioResult);
 		return;
 	}
+	if (Client == nullptr)
+	{
+		Client = NewObject<UMienClient>(this);
+	}
 	const TWeakObjectPtr<UMienFaceComponent> WeakThis(this);
 	Client->AnimateLine(Request,
 		FMienTrackCallback::CreateLambda(
@@ -256,6 +267,10 @@ void UMienFaceComponent::RequestTrack(USoundWave* Sound, const FString& Text, FM
 
 void UMienFaceComponent::BeginLine(USoundBase* Sound, const FMienEmotion& Emotion)
 {
+	if (Client == nullptr)
+	{
+		Client = NewObject<UMienClient>(this);  // a line asked for before BeginPlay (another actor's BeginPlay)
+	}
 	StopLine();
 	LineSound = Sound;
 	LineEmotion = Emotion;
@@ -473,10 +488,14 @@ void UMienFaceComponent::FeedProcedural()
 	{
 		return;
 	}
-	if (QueuedBytes < StreamPcm.Num())
+	// QueueAudio drops (with an ensure) a buffer that is not a whole number of samples; whole frames keep the
+	// channels interleaved in step, so a piece of PCM pushed mid-frame waits for its other half.
+	const int64 FrameBytes = 2 * static_cast<int64>(StreamChannels);
+	const int64 Ready = (static_cast<int64>(StreamPcm.Num()) - QueuedBytes) / FrameBytes * FrameBytes;
+	if (Ready > 0)
 	{
-		StreamSound->QueueAudio(StreamPcm.GetData() + QueuedBytes, static_cast<int32>(StreamPcm.Num() - QueuedBytes));
-		QueuedBytes = StreamPcm.Num();
+		StreamSound->QueueAudio(StreamPcm.GetData() + QueuedBytes, static_cast<int32>(Ready));
+		QueuedBytes += Ready;
 	}
 	if (bStreamInputEnded && StreamSound->GetAvailableAudioByteCount() == 0)
 	{

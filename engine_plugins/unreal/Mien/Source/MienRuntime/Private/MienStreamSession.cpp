@@ -1,6 +1,7 @@
 // Copyright Mien developers. Licensed under the Apache License, Version 2.0.
 
 #include "MienStreamSession.h"
+#include "Containers/Ticker.h"
 #include "IWebSocket.h"
 #include "MienClient.h"
 #include "MienCoreBridge.h"
@@ -25,7 +26,13 @@ void FMienStreamSession::Open(const FString& ServerUrl, const FString& Token, co
 		Headers.Add(TEXT("Authorization"), TEXT("Bearer ") + Token);
 	}
 	Outgoing.Add(HeaderMessage);
+#if WITH_WEBSOCKETS
+	// FWebSocketsModule::CreateWebSocket exists only on platforms WITH_WEBSOCKETS (WebSocketsModule.h).
 	Socket = FWebSocketsModule::Get().CreateWebSocket(Url, TArray<FString>(), Headers);
+#else
+	// No WebSockets on this platform: Tick reports it (never from inside Open, whose caller still holds the session).
+	return;
+#endif
 	const TWeakPtr<FMienStreamSession> WeakThis = AsShared();
 	Socket->OnConnected().AddLambda(
 		[WeakThis]()
@@ -92,6 +99,13 @@ void FMienStreamSession::Finish()
 
 void FMienStreamSession::Tick(double NowS)
 {
+	if (!bDone && Pacer != nullptr && !Socket.IsValid())
+	{
+		std::vector<MienCore::FStreamEvent> Events;
+		Receiver.Abort("failed_precondition", "WebSockets are not available on this platform: use AnimateLine", Events);
+		HandleEvents(Events);
+		return;
+	}
 	if (bDone || Pacer == nullptr || !Receiver.IsConnected())
 	{
 		return;
@@ -122,10 +136,16 @@ void FMienStreamSession::Close()
 		Socket->OnConnectionError().Clear();
 		Socket->OnMessage().Clear();
 		Socket->OnClosed().Clear();
-		if (Socket->IsConnected())
-		{
-			Socket->Close(1000, TEXT("client closed"));
-		}
+		// Also while still connecting: the socket would otherwise connect later and hold a stream on the sidecar.
+		Socket->Close(1000, TEXT("client closed"));
+		// Close() often runs inside one of this socket's own event handlers (a line ends or fails on a message):
+		// the last reference is dropped on the next core tick, not under the socket's feet.
+		FTSTicker::GetCoreTicker().AddTicker(FTickerDelegate::CreateLambda(
+			[Released = MoveTemp(Socket)](float)
+			{
+				static_cast<void>(Released);
+				return false;
+			}));
 		Socket.Reset();
 	}
 }

@@ -209,6 +209,16 @@ public:
 	UFUNCTION(BlueprintPure, Category = "Mien")
 	FVector GetRotationDegrees(FName Group) const;
 
+	/**
+	 * The channels and values as last applied (after the channel map and the idle/line blend), in one order: what
+	 * the Mien Face AnimGraph node (FAnimNode_MienFace) writes as curves. Game thread.
+	 */
+	void GetAppliedCurves(TArray<FName>& OutNames, TArray<float>& OutValues) const
+	{
+		OutNames = OutputNames;
+		OutValues = MappedValues;
+	}
+
 	/** The rotation groups of the current channels. */
 	UFUNCTION(BlueprintPure, Category = "Mien")
 	TArray<FName> GetRotationGroups() const;

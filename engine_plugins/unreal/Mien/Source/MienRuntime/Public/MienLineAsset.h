@@ -10,9 +10,9 @@
 class USoundWave;
 
 /**
- * A baked line: a SoundWave and its Mien track, made in the editor (Content Browser > Bake Mien Line) and
- * cooked with the game. Cooked builds strip SoundWaves' raw PCM, so this is how scripted lines get their face
- * in a packaged game with no sidecar at all: UMienFaceComponent::SayLine, or Say with a sound that has one.
+ * A baked line: a SoundWave and its Mien track, made in the editor (Content Browser > Generate Facial Animation (Mien))
+ * and cooked with the game. Cooked builds strip SoundWaves' raw PCM, so this is how scripted lines get their face in a
+ * packaged game with no sidecar at all: UMienFaceComponent::SayLine, or Say with a sound that has one.
  */
 UCLASS(BlueprintType)
 class MIENRUNTIME_API UMienLineAsset : public UPrimaryDataAsset
