@@ -202,6 +202,14 @@ def _p(section: Callable[[Raw], Raw]) -> Callable[[Raw], tuple[float, float]]:
     return lambda r: (section(r)["p50"], section(r)["p99"])
 
 
+def _vs_copy_previous(row: str) -> Callable[[Raw], tuple[float, float, float, float]]:
+    """PELD row minus copy-previous: (d macro-F1, d weighted-F1, their 95 % interval low ends)."""
+    def value(r: Raw) -> tuple[float, float, float, float]:
+        b = r["peld"]["rows"][row]["vs_copy_previous"]
+        return b["macro_f1_diff"], b["weighted_f1_diff"], b["macro_f1_ci95"][0], b["weighted_f1_ci95"][0]
+    return value
+
+
 # lip-sync: (key in bench_lipsync's JSON, label, {metric: threshold}, source of the targets)
 LIPSYNC_PATHS: list[tuple[str, str, dict[str, float], str]] = [
     ("aligned (transcript)", "aligned (transcript)", {"pbm": 0.95, "vowel": 0.90, "rest": 0.95, "lag_ms": 20}, "#2"),
@@ -406,6 +414,29 @@ BENCHES: list[Bench] = [
                    lambda v: f"{_num(v, 0)} MB"),
         ],
         lambda o: 420,
+    ),
+    Bench(
+        "behaviour", "emotion state behaviour (behavioural suite, PELD test)", "bench/bench_emotion_behaviour.py",
+        lambda o: ["--resamples", "200" if o.quick else "2000"],
+        [
+            Figure("behavioural suite, held-out part (never tuned on): default / no personality / no appraisal",
+                   lambda r: tuple(r["behaviour"][f"heldout/{a}"]["percent"]
+                                   for a in ("none", "no_personality", "no_appraisal")),
+                   lambda v: " / ".join(f"{_num(x)} %" for x in v), "≥ 95 % (#17)", lambda v: v[0] >= 95),
+            Figure("behavioural suite, dev part (tuned on): default / no personality / no appraisal",
+                   lambda r: tuple(r["behaviour"][f"dev/{a}"]["percent"]
+                                   for a in ("none", "no_personality", "no_appraisal")),
+                   lambda v: " / ".join(f"{_num(x)} %" for x in v)),
+            *[Figure(f"PELD test, {label} − copy-previous: macro-F1 / weighted-F1 (95 % CI low ends)",
+                     _vs_copy_previous(row),
+                     lambda v: f"{v[0]:+.4f} / {v[1]:+.4f} ({v[2]:+.4f} / {v[3]:+.4f})",
+                     "both ≥ +0.02, CI above 0 (#17)", lambda v: min(v[0], v[1]) >= 0.02 and min(v[2], v[3]) > 0)
+              for label, row in (("default (appraisal)", "appraisal"), ("peld option", "peld_head"))],
+            Figure("PELD test, predictions the no-personality ablation changes (default model)",
+                   lambda r: r["peld"]["rows"]["appraisal_no_personality"]["predictions_differ_from_full"],
+                   lambda v: f"{v} predictions", "> 0 (#17)", lambda v: v > 0),
+        ],
+        lambda o: 300,
     ),
     Bench(
         "sidecar", "whole sidecar (every model loaded; gRPC)", "bench/bench_emotion_state.py",

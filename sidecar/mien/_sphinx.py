@@ -21,7 +21,7 @@ from functools import cache
 
 import pocketsphinx
 
-__all__ = ["Decoder", "Segment", "AlignedPhone", "AlignedWord", "model_path"]
+__all__ = ["Decoder", "Segment", "AlignedPhone", "AlignedWord", "LoopPhone", "model_path"]
 
 _c_int_p = ctypes.POINTER(ctypes.c_int)
 _c_int32_p = ctypes.POINTER(ctypes.c_int32)
@@ -50,6 +50,10 @@ def _lib() -> ctypes.CDLL:
         "ckd_free": (None, [v]),
         "ps_set_align_text": (i, [v, p]),
         "ps_add_jsgf_string": (i, [v, p, p]),
+        "ps_add_allphone_file": (i, [v, p, p]),
+        "ps_get_config": (v, [v]),
+        "ps_config_float": (ctypes.c_double, [v, p]),
+        "ps_seg_prob": (ctypes.c_int32, [v, _c_int32_p, _c_int32_p, _c_int32_p]),
         "ps_remove_search": (i, [v, p]),
         "ps_activate_search": (i, [v, p]),
         "ps_start_stream": (i, [v]),
@@ -87,6 +91,16 @@ class Segment:
     word: str
     start_frame: int
     end_frame: int
+
+
+@dataclass(frozen=True)
+class LoopPhone:
+    """A phone of a phone-loop (all-phone) recognition: frames [start, end) and its acoustic score."""
+
+    name: str
+    start: int
+    end: int
+    score: int
 
 
 @dataclass(frozen=True)
@@ -202,6 +216,41 @@ class Decoder:
         self._decode(pcm16)
         score = ctypes.c_int32()
         return bool(lib.ps_get_hyp(self._ps, ctypes.byref(score)))
+
+    def enable_phone_loop(self, lw: float = 2.0, beam: float = 1e-30, pbeam: float = 1e-30) -> None:
+        """Add the all-phone search (a phone loop with the model's phone bigram) under its own beams.
+
+        A search reads its settings from the decoder's configuration when it is created, so they are set
+        for its creation only and restored afterwards (the alignment and grammar searches keep theirs).
+        """
+        lib = self._lib
+        config = lib.ps_get_config(self._ps)
+        saved = {k: lib.ps_config_float(config, k.encode()) for k in ("lw", "beam", "pbeam")}
+        try:
+            for k, v in (("lw", lw), ("beam", beam), ("pbeam", pbeam)):
+                lib.ps_config_set_float(config, k.encode(), v)
+            if lib.ps_add_allphone_file(self._ps, b"mien_phones", model_path("en-us-phone.lm.bin").encode()) < 0:
+                raise RuntimeError("pocketsphinx: cannot create the phone-loop search")
+        finally:
+            for k, v in saved.items():
+                lib.ps_config_set_float(config, k.encode(), v)
+
+    def phone_loop(self, pcm16: bytes) -> list[LoopPhone]:
+        """Unconstrained phone recognition of ``pcm16`` (after :meth:`enable_phone_loop`)."""
+        lib = self._lib
+        if lib.ps_activate_search(self._ps, b"mien_phones") < 0:
+            raise RuntimeError("pocketsphinx: the phone-loop search is not enabled")
+        self._decode(pcm16)
+        out: list[LoopPhone] = []
+        seg = lib.ps_seg_iter(self._ps)
+        sf, ef = ctypes.c_int(), ctypes.c_int()
+        ascr, lscr, lback = ctypes.c_int32(), ctypes.c_int32(), ctypes.c_int32()
+        while seg:
+            lib.ps_seg_frames(seg, ctypes.byref(sf), ctypes.byref(ef))
+            lib.ps_seg_prob(seg, ctypes.byref(ascr), ctypes.byref(lscr), ctypes.byref(lback))
+            out.append(LoopPhone(lib.ps_seg_word(seg).decode(), sf.value, ef.value + 1, ascr.value))
+            seg = lib.ps_seg_next(seg)
+        return out
 
     def segments(self) -> Iterator[Segment]:
         lib = self._lib

@@ -34,7 +34,7 @@ import yaml
 
 from .articulation import ArticulationConfig
 from .blinks import BlinkConfig
-from .emotion_state.engine import EmotionStateConfig
+from .emotion_state.engine import ABLATIONS, MODELS, EmotionStateConfig
 from .emotion_state.store import SYNCHRONOUS_MODES
 from .errors import InvalidArgument
 from .expression import ExpressionConfig
@@ -275,6 +275,8 @@ _RANGES: dict[str, tuple[float, float]] = {
 _CHOICES: dict[str, tuple[str, ...]] = {
     "server.log_level": ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"),
     "state.sqlite_synchronous": SYNCHRONOUS_MODES,
+    "state.model": MODELS,
+    "state.ablation": ABLATIONS,
 }
 
 
@@ -373,6 +375,10 @@ def _cross_checks(config: Config, source: str) -> None:
     st = config.state
     if not st.db_path:
         raise _fail(source, "state.db_path", "must be a file path, or ':memory:' (states lost on restart)")
+    for key in ("personas_path", "appraisals_path", "head_path", "blob_key_path"):
+        value = getattr(st, key)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise _fail(source, f"state.{key}", f"expected a file path (or omit it), got {short_repr(value)}")
     if st.emotion_half_life_s >= st.mood_half_life_s:
         raise _fail(source, "state.emotion_half_life_s", f"{st.emotion_half_life_s:g} must be shorter than "
                     f"state.mood_half_life_s ({st.mood_half_life_s:g})")

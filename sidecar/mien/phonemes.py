@@ -164,7 +164,9 @@ class PhoneRecognizer:
 
     @staticmethod
     def _new_aligner() -> Decoder:
-        return Decoder(language_model=False, samprate=float(INTERNAL_SAMPLE_RATE_HZ), cmn="batch")
+        # bestpath=False: the lattice best path puts a bogus 1-frame <s> before a first segment that starts at
+        # frame 0, overlapping it; the phone pass then fails silently (every phone spans its word, scores 0).
+        return Decoder(language_model=False, samprate=float(INTERNAL_SAMPLE_RATE_HZ), cmn="batch", bestpath=False)
 
     @staticmethod
     def _new_recognizer() -> Decoder:

@@ -25,11 +25,12 @@ def encoder() -> TextEncoder:
 
 @pytest.fixture
 def make_engine(tmp_path: Path, encoder: TextEncoder) -> Iterator[Callable[..., EmotionStateEngine]]:
-    """Factory of engines on ``tmp_path`` databases (closed at teardown)."""
+    """Factory of engines on ``tmp_path`` databases sharing one save key, as one install (closed at teardown)."""
     made: list[EmotionStateEngine] = []
 
     def factory(name: str = "state.sqlite3", **overrides: Any) -> EmotionStateEngine:
         overrides.setdefault("db_path", str(tmp_path / name))
+        overrides.setdefault("blob_key_path", str(tmp_path / "install.key"))  # one install: one save key
         engine = EmotionStateEngine(EmotionStateConfig(**overrides), encoder=encoder)
         made.append(engine)
         return engine

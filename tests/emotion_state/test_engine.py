@@ -12,6 +12,7 @@ from mien.config import config_from_dict
 from mien.emotion import Emotion
 from mien.emotion_state import EmotionStateEngine, encode_state
 from mien.emotion_state.classify import category_of
+from mien.emotion_state.rules import decay_time_scale
 from mien.emotion_state.temperament import temperament_pad
 from mien.errors import InvalidArgument, NotFound
 
@@ -90,9 +91,13 @@ def test_mood_decays_toward_each_personas_own_temperament(make_engine: Factory) 
         s0 = engine.get_state(name, 3.0)
         base = np.array(s0.temperament_pad)
         d0 = np.linalg.norm(np.array(s0.mood_vad) - base)
-        s1 = engine.get_state(name, 3.0 + 60.0)
+        # one half-life, scaled by neuroticism while the mood is below the resting valence (rules.decay_time_scale)
+        negative = s0.mood_vad[0] < s0.baseline_vad[0]
+        scale = decay_time_scale(s0.ocean, negative=negative)
+        assert scale == (2.0 ** (0.5 * (2.0 * s0.ocean[4] - 1.0)) if negative else 1.0)
+        s1 = engine.get_state(name, 3.0 + 60.0 * scale)
         d1 = np.linalg.norm(np.array(s1.mood_vad) - base)
-        assert d1 == pytest.approx(d0 / 2, rel=1e-9)  # one half-life
+        assert d1 == pytest.approx(d0 / 2, rel=1e-9)
         s_late = engine.get_state(name, 3.0 + 60.0 * 20)
         np.testing.assert_allclose(s_late.mood_vad, base, atol=1e-5)
         np.testing.assert_allclose(s_late.emotion_vad, base, atol=1e-5)

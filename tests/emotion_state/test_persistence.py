@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mien.emotion import Emotion
-from mien.emotion_state import EmotionStateEngine, decode_state
+from mien.emotion_state import EmotionStateEngine, decode_state, encode_state
 
 from .conftest import FRIENDLY, GREETING, HOSTILE
 
@@ -69,7 +69,7 @@ CHILD = textwrap.dedent(
     """
     import sys
     from mien.emotion import Emotion
-    from mien.emotion_state import EmotionStateConfig, EmotionStateEngine
+    from mien.emotion_state import EmotionStateConfig, EmotionStateEngine, encode_state
     engine = EmotionStateEngine(EmotionStateConfig(db_path=sys.argv[1], sqlite_synchronous="NORMAL"))
     engine.set_persona("victim", preset="timid_villager")
     engine.set_persona("bystander", preset="stoic_guard")
@@ -77,7 +77,7 @@ CHILD = textwrap.dedent(
     while True:
         obs = engine.observe("victim", "other", "Line %d" % i, emotion=Emotion.of("fear", (i % 10) / 10),
                              game_time_s=float(i))
-        print(obs.state.revision, engine.export_state("victim").hex(), flush=True)
+        print(obs.state.revision, encode_state(obs.state).hex(), flush=True)
         i += 1
     """
 )
@@ -108,7 +108,7 @@ def test_kill_9_keeps_committed_states(tmp_path: Path, make_engine: Factory) -> 
     state = engine.get_state("victim")
     assert state.revision >= last  # nothing committed was lost (a later commit may have landed)
     if state.revision == last:
-        assert engine.export_state("victim") == bytes.fromhex(reported[last])
+        assert encode_state(engine.get_state("victim")) == bytes.fromhex(reported[last])
     assert decode_state(bytes.fromhex(reported[last])).revision == last
     assert engine.get_state("bystander").revision == 0
 

@@ -23,6 +23,11 @@ Transforms (each applied with a probability that grows with ``strength``; parame
   optional 8-bit μ-law companding (G.711-like).
 * **codec** — cheap lossy-codec artefact: STFT magnitude quantisation with random spectral holes above a
   cutoff 4–7 kHz (MP3-like "birdies"/band-limiting), no external encoder.
+* **channel** — the channels game audio ships on (:func:`channel`): 8-bit PCM (unsigned, as in 1990s game
+  voice acting) at 11.025 / 8 / 22.05 kHz, band-limiting by a round trip through 8 / 11.025 / 22.05 kHz, and
+  real codecs through libsndfile (MP3, Ogg Vorbis, Opus at low bit rates; GSM 06.10, G.721 ADPCM and μ-law
+  at 8 kHz), their delay removed so the timing is kept. With ``channel_p`` a fixed share of copies goes
+  through one, so "narrow band" is not "unusual speaker".
 * **gain** — −20..+6 dB; with probability 0.15 the gain is pushed up 6–18 dB and the result hard-clipped
   (clipping distortion), otherwise the output is bounded by a soft limiter at ±1.
 
@@ -295,6 +300,66 @@ def codec_artifacts(x: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndar
     return _fit_length(y, len(x)).astype(np.float32)
 
 
+CHANNELS = ("pcm8_11k", "pcm8_8k", "pcm8_22k", "band_8k", "band_11k", "band_22k", "mp3", "vorbis", "opus",
+            "gsm", "adpcm", "ulaw")
+"""The kinds of :func:`channel`."""
+
+
+def _resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    g = int(np.gcd(sr_in, sr_out))
+    return np.asarray(signal.resample_poly(x.astype(np.float64), sr_out // g, sr_in // g))
+
+
+def _codec(x: np.ndarray, sr: int, fmt: str, subtype: str, **kw: object) -> np.ndarray:
+    """Encode and decode with libsndfile (in memory); the decoder's delay is found by cross-correlation and
+    removed, so the result lines up with ``x`` sample for sample."""
+    import io
+
+    import soundfile as sf
+
+    peak = max(float(np.max(np.abs(x))), EPS)
+    buf = io.BytesIO()
+    sf.write(buf, (x / peak * 0.9).astype(np.float32), sr, format=fmt, subtype=subtype, **kw)  # type: ignore[arg-type]
+    buf.seek(0)
+    y, _ = sf.read(buf, dtype="float64")
+    y = (y.mean(1) if y.ndim > 1 else y) * peak / 0.9
+    n = min(len(x), len(y), sr)  # the first second is enough to find a codec delay
+    if n > 64:
+        corr = signal.correlate(y[: n + 4096], x[:n], mode="valid") if len(y) >= n + 4096 else None
+        if corr is not None:
+            lag = int(np.argmax(np.abs(corr[:4096])))
+            y = y[lag:]
+    return _fit_length(y, len(x))
+
+
+def channel(x: np.ndarray, sr: int, rng: np.random.Generator, kind: str | None = None) -> tuple[np.ndarray, str]:
+    """One transmission / storage channel (:data:`CHANNELS`, drawn when ``kind`` is None); timing kept."""
+    kind = kind or str(rng.choice(CHANNELS))
+    if kind.startswith("pcm8"):
+        low = {"pcm8_11k": 11025, "pcm8_8k": 8000, "pcm8_22k": 22050}[kind]
+        y = _resample(x, sr, low)
+        peak = max(float(np.max(np.abs(y))), EPS)
+        level = _db_to_amp(float(rng.uniform(-24.0, -1.0)))  # quiet recordings use few of the 256 steps
+        q = np.round(np.clip(y / peak * level, -1.0, 1.0) * 127.0 + 128.0)  # unsigned 8-bit, 128 = silence
+        y = (np.clip(q, 0, 255) - 128.0) / 127.0 * peak / level
+        out = _resample(y, low, sr)
+    elif kind.startswith("band"):
+        low = {"band_8k": 8000, "band_11k": 11025, "band_22k": 22050}[kind]
+        out = _resample(_resample(x, sr, low), low, sr) if low < sr else x.astype(np.float64)
+    elif kind == "mp3":
+        bitrate = float(rng.uniform(0.3, 0.9))  # libsndfile's compression level: 0 = best, 1 = smallest
+        out = _codec(x, sr, "MP3", "MPEG_LAYER_III", compression_level=bitrate)
+    elif kind == "vorbis":
+        out = _codec(x, sr, "OGG", "VORBIS", compression_level=float(rng.uniform(0.4, 1.0)))
+    elif kind == "opus":
+        out = _codec(x, sr, "OGG", "OPUS", compression_level=float(rng.uniform(0.4, 1.0)))
+    else:  # 8 kHz telephone codecs
+        sub = {"gsm": "GSM610", "adpcm": "G721_32", "ulaw": "ULAW"}[kind]
+        low = _resample(x, sr, TELEPHONE_SR)
+        out = _resample(_codec(low, TELEPHONE_SR, "WAV", sub), TELEPHONE_SR, sr)
+    return _fit_length(np.asarray(out), len(x)).astype(np.float32), kind
+
+
 def apply_gain(x: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
     """Random gain; sometimes overdriven and hard-clipped, otherwise soft-limited into (-1, 1)."""
     lo, hi = GAIN_DB_RANGE
@@ -339,6 +404,7 @@ def augment(
     strength: float = 1.0,
     babble_sources: Sequence[np.ndarray] = (),
     log: list[str] | None = None,
+    channel_p: float = 0.15,
 ) -> tuple[np.ndarray, float]:
     """Randomly augment one clip; return ``(float32 samples in [-1, 1], time_scale)``.
 
@@ -384,6 +450,9 @@ def augment(
         steps.append(f"noise {kind} {snr:.1f} dB")
     maybe(0.15, "telephone", lambda: telephone(x, sr, rng))
     maybe(0.1, "codec", lambda: codec_artifacts(x, sr, rng))
+    if strength > 0 and rng.random() < channel_p:
+        x, kind = channel(x, sr, rng)
+        steps.append(f"channel {kind}")
     x = apply_gain(x, rng, strength)
     steps.append("gain")
     x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)

@@ -12,8 +12,9 @@ non-English clips are written too (no ``.txt`` when there is no transcript) and 
 are
 for augmentation (babble) and robustness, not for phone targets.
 
-The held-out acceptance set is Debian's ``asterisk-core-sounds-en*``: it is refused by :func:`apt_extract`
-and must never be used here.
+The reserved acceptance sets (Debian ``asterisk-core-sounds-en*``, ``asterisk-core-sounds-es*`` - the same
+speaker, so not even as babble noise -, ``mbrola*``, ``drascula*``) are refused by :func:`apt_extract` and
+must never be used here.
 
 Phone alignment of these clips is done later by ``mien.phonemes`` (the lead's aligner), not here.
 """
@@ -40,7 +41,7 @@ from scipy.signal import resample_poly
 
 OUTPUT_SAMPLE_RATE = 16000
 DEFAULT_OUT = Path("~/.cache/mien/data/corpora")
-FORBIDDEN_APT_PREFIX = "asterisk-core-sounds-en"
+FORBIDDEN_APT_PREFIXES = ("asterisk-core-sounds-en", "asterisk-core-sounds-es", "mbrola", "drascula")
 
 #: Transcript quality labels used in manifests and the table.
 EXACT = "exact"
@@ -308,22 +309,6 @@ def _parselmouth(root: Path) -> list[ClipSpec]:
     ]
 
 
-def _asterisk_es(root: Path) -> list[ClipSpec]:
-    files = sorted((root / "usr/share/asterisk/sounds").rglob("*.wav"))
-    return [
-        ClipSpec(
-            "es_"
-            + re.sub(r"[^A-Za-z0-9]+", "_", str(f.relative_to(root / "usr/share/asterisk/sounds"))[:-4]),
-            str(f.relative_to(root)),
-            None,
-            NONE,
-            language="es",
-            speaker="Allison Smith",
-        )
-        for f in files
-    ]
-
-
 SOURCES: tuple[Source, ...] = (
     Source(
         "pocketsphinx_testdata",
@@ -427,20 +412,6 @@ SOURCES: tuple[Source, ...] = (
         0.02,
         0.0,
     ),
-    Source(
-        "asterisk_es",
-        "Debian",
-        "asterisk-core-sounds-es-wav",
-        "1.6.1-1",
-        "apt",
-        "CC-BY-SA-3.0",
-        "usr/share/doc/asterisk-core-sounds-es-wav/copyright",
-        "Allison Smith (1, Mexican Spanish)",
-        "Spanish IVR prompts, 8 kHz, no transcripts in this package; for babble/robustness only",
-        _asterisk_es,
-        0.0,
-        30.98,
-    ),
 )
 
 
@@ -456,8 +427,8 @@ def _run(cmd: Sequence[str], cwd: Path) -> None:
 
 def apt_extract(package: str, version: str, work: Path) -> Path:
     """``apt-get download`` one .deb and ``dpkg-deb -x`` it (nothing is installed); return the tree."""
-    if package.startswith(FORBIDDEN_APT_PREFIX):
-        raise ValueError(f"{package} is the held-out acceptance set and must not be used")
+    if package.startswith(FORBIDDEN_APT_PREFIXES):
+        raise ValueError(f"{package} is a reserved acceptance set and must not be used")
     _run(["apt-get", "download", f"{package}={version}"], work)
     debs = sorted(work.glob(f"{package}_*.deb"))
     if not debs:

@@ -38,6 +38,8 @@ class PeldData:
     emotion_1: np.ndarray  # (n,) index into EMOTIONS of E1 (preceding emotion)
     emotion_2: np.ndarray  # (n,) index into EMOTIONS of E2 (other speaker's emotion; auxiliary target)
     emotion_3: np.ndarray  # (n,) index into EMOTIONS of E3 (response emotion, target)
+    text_1: tuple[str, ...] = ()  # utterance 1 (read from the research data at run time, never stored)
+    text_2: tuple[str, ...] = ()  # utterance 2
 
     def __len__(self) -> int:
         return int(self.emotion_3.shape[0])
@@ -93,5 +95,6 @@ def load_peld(peld_dir: Path, cache_dir: Path | None = None) -> dict[str, PeldDa
     out: dict[str, PeldData] = {}
     for name in SPLITS:
         idx = np.flatnonzero(split == name)
-        out[name] = PeldData(emb_1[idx], emb_2[idx], ocean[idx], e1[idx], e2[idx], e3[idx])
+        out[name] = PeldData(emb_1[idx], emb_2[idx], ocean[idx], e1[idx], e2[idx], e3[idx],
+                             tuple(texts[i]["Utterance_1"] for i in idx), tuple(texts[i]["Utterance_2"] for i in idx))
     return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,8 @@ SPEECH_CHANNELS: tuple[str, ...] = tuple(n for n in CHANNELS if n in set(MOUTH))
 EXPRESSION_CHANNELS: tuple[str, ...] = tuple(n for n in CHANNELS if n not in set(MOUTH))
 FEATURES = FeatureConfig(sample_rate_hz=SAMPLE_RATE, fps=FPS)
 """Log-mel analysis (mean/std are added by the training data's statistics)."""
-CACHE = Path("~/.cache/mien/neural").expanduser()
+CACHE = Path(os.environ.get("MIEN_CACHE", "~/.cache/mien")).expanduser() / "neural"
+"""Generated data and checkpoints (``$MIEN_CACHE/neural``, default ``~/.cache/mien/neural``); never the repo."""
 
 # Frame labels (phone class of the reference timeline at the frame's time).
 SIL, VOWEL, BILABIAL, LABIODENTAL, CONSONANT, REST = 0, 1, 2, 3, 4, 5

@@ -9,7 +9,15 @@ Held-out sets (none of their audio is trained on):
 * ``real_heldout`` — transcribed English corpus speech of every speaker except the training speaker
   (LibriSpeech 61, Common Voice, CMU ARCTIC, praatio, parselmouth, pocketsphinx "forever"); references
   are the transcripts force-aligned by ``training.neural.data``;
-* ``synthetic_heldout`` — espeak-ng voices/variants never trained on, exact timelines.
+* ``foreign_heldout`` — real non-English speech of whole speakers held out from the real sources
+  (``training.data.real.HELD_OUT``: the Tux Paint Catalan reader, the Italian Asterisk voice at 8 kHz);
+  references are their labels (espeak-ng phonemes force-aligned, ``training.data.label``);
+* ``synthetic_heldout`` — espeak-ng voices/variants never trained on, exact timelines;
+* ``real_8bit_11k`` / ``real_gsm_8k`` — the fixtures and the real held-out speakers again, stored as 1990s game
+  audio (unsigned 8-bit PCM at 11.025 kHz, ``training.data.augment.channel``) and sent through a GSM 06.10
+  telephone codec at 8 kHz (the channel of the held-out game voice acting and of telephone prompts);
+* ``unseen_synthesizer`` — a synthesizer never trained on (Piper, the ``joe`` US voice: a neural VITS voice),
+  exact timelines from its own durations (``training.data.piper``; the set is skipped if not generated).
 
 Per set and per voice: the reference scorer's PBM, open-vowel, silence-rest, sync lag and jitter of the
 neural track; the mouth-channel RMSE against the aligned teacher (neutral); and the same scorer metrics of
@@ -27,6 +35,7 @@ import json
 import math
 import sys
 import time
+import zlib
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -48,8 +57,9 @@ FIXTURE_VOICES = {"cards": "cards speaker", "librivox": "LibriVox reader", "gofo
 EXPR_FEATURES = [i for i, n in enumerate(ARKIT52) if not n.startswith(("eyeLook", "eyeBlink"))]
 MOUTH_COLS = [CHANNELS.index(n) for n in CHANNELS if n in set(MOUTH)]
 
-ACCEPTANCE = {"pbm": 0.85, "vowel": 0.85, "rest": 0.95, "lag_abs_ms": 40.0, "mouth_rmse": 0.10,
-              "emotion_recognition": 0.90, "pbm_every_emotion": 0.85}
+ACCEPTANCE = {"pbm": 0.90, "vowel": 0.95, "rest": 0.97, "lag_abs_ms": 20.0, "jitter": 2.0, "mouth_rmse": 0.10,
+              "emotion_recognition": 0.90, "pbm_every_emotion": 0.85, "pbm_foreign": 0.85}
+"""Issue 13's targets (no transcript); non-English held-out speech: PBM >= 0.85."""
 
 
 def scorer() -> Any:
@@ -92,8 +102,21 @@ def clips_of(data: Path) -> dict[str, list[dict[str, Any]]]:
     if ev.exists():
         held = json.loads(ev.read_text())
         sets["real_heldout"] = [{**c, "teacher": "phones"} for c in held["real_heldout"]]
+        if held.get("foreign_heldout"):  # every other line of each held-out speaker (~250 lines)
+            foreign = held["foreign_heldout"]
+            step = max(1, len(foreign) // 250)
+            sets["foreign_heldout"] = [{**c, "teacher": "phones"} for c in foreign[::step]]
         sets["synthetic_heldout"] = [{**c, "teacher": "phones", "voice": _synthetic_group(c["voice"])}
                                      for c in held["synthetic_heldout"]]
+    real = [dict(c) for c in sets["fixtures"] + sets.get("real_heldout", [])]
+    sets["real_8bit_11k"] = [{**c, "channel": "pcm8_11k"} for c in real]
+    sets["real_gsm_8k"] = [{**c, "channel": "gsm"} for c in real]
+    piper = CACHE / "piper" / "manifest.jsonl"
+    if piper.exists():
+        rows = [json.loads(x) for x in piper.read_text().splitlines()]
+        sets["unseen_synthesizer"] = [{"id": r["id"], "voice": r["voice"], "wav": str(piper.parent / f"{r['id']}.wav"),
+                                       "phones": str(piper.parent / f"{r['id']}.phones.tsv"), "transcript": r["text"],
+                                       "teacher": "phones", "source": "piper", "language": "en"} for r in rows]
     return sets
 
 
@@ -118,7 +141,12 @@ class Evaluator:
         x, sr = sf.read(c["wav"], dtype="float32")
         assert sr == 16000
         segs = SCORER.read_ref(c["phones"])
-        track = self.neural_track(x, Emotion.neutral())
+        heard = x
+        if c.get("channel"):
+            from training.data.augment import channel
+
+            heard, _ = channel(x, sr, np.random.default_rng(zlib.crc32(c["id"].encode())), c["channel"])
+        track = self.neural_track(heard, Emotion.neutral())
         assert track.info.mode == "neural", track.info.mode
         pred = np.stack([track.channel(n) for n in CHANNELS], axis=1)
         if c["teacher"] == "transcript":
@@ -128,7 +156,8 @@ class Evaluator:
         n = min(len(pred), len(teach))
         diff = pred[:n, MOUTH_COLS] - teach[:n, MOUTH_COLS]
         out: dict[str, Any] = {
-            "id": c["id"], "voice": c["voice"],
+            "id": c["id"], "voice": c["voice"], "source": c.get("source") or c["voice"],
+            "language": c.get("language", "en"),
             "neural": SCORER.score_clip(segs, curves_of(pred, CHANNELS, FPS)),
             "teacher": SCORER.score_clip(segs, curves_of(teach, CHANNELS, FPS)),
             "sq": float((diff ** 2).sum()), "count": int(diff.size),
@@ -174,10 +203,12 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def acceptance(summary: dict[str, Any]) -> dict[str, bool]:
-    ok = {"pbm": summary["pbm"] >= ACCEPTANCE["pbm"], "vowel": summary["vowel"] >= ACCEPTANCE["vowel"],
+def acceptance(summary: dict[str, Any], foreign: bool = False) -> dict[str, bool]:
+    pbm = ACCEPTANCE["pbm_foreign"] if foreign else ACCEPTANCE["pbm"]
+    ok = {"pbm": summary["pbm"] >= pbm, "vowel": summary["vowel"] >= ACCEPTANCE["vowel"],
           "rest": summary["rest"] >= ACCEPTANCE["rest"],
           "lag": abs(summary["lag_ms"]) <= ACCEPTANCE["lag_abs_ms"],
+          "jitter": summary["jitter"] <= ACCEPTANCE["jitter"],
           "mouth_rmse": summary["mouth_rmse"] <= ACCEPTANCE["mouth_rmse"]}
     if "emotion_recognition" in summary:
         ok["emotion_recognition"] = summary["emotion_recognition"] >= ACCEPTANCE["emotion_recognition"]
@@ -193,14 +224,18 @@ def evaluate(model_path: Path, data: Path, sets: list[str] | None = None, log: b
         if sets and name not in sets:
             continue
         t0 = time.perf_counter()
-        results = [ev.clip(c, emotions=name != "synthetic_heldout") for c in clips]
-        per_voice: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        results = [ev.clip(c, emotions=name in ("fixtures", "real_heldout")) for c in clips]
+        groups: dict[str, dict[str, list[dict[str, Any]]]] = {"voices": defaultdict(list),
+                                                              "sources": defaultdict(list),
+                                                              "languages": defaultdict(list)}
         for r in results:
-            per_voice[r["voice"]].append(r)
+            groups["voices"][r["voice"]].append(r)
+            groups["sources"][r["source"]].append(r)
+            groups["languages"][r["language"]].append(r)
         summary = summarise(results)
         report["sets"][name] = {
-            "overall": summary, "acceptance": acceptance(summary),
-            "voices": {v: summarise(rs) for v, rs in sorted(per_voice.items())},
+            "overall": summary, "acceptance": acceptance(summary, foreign=name == "foreign_heldout"),
+            **{k: {v: summarise(rs) for v, rs in sorted(g.items())} for k, g in groups.items()},
         }
         if log:
             print(f"{name}: {len(clips)} clips in {time.perf_counter() - t0:.0f} s: "
@@ -211,22 +246,24 @@ def evaluate(model_path: Path, data: Path, sets: list[str] | None = None, log: b
 
 def table(report: dict[str, Any]) -> str:
     """Markdown tables of a report (for the model card)."""
-    rows = ["| set / voice | clips | audio s | PBM (n) | vowel (n) | rest (n) | lag ms | mouth RMSE | emotion rec. |"
-            " teacher PBM / vowel / rest / lag |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| set / voice | clips | audio s | PBM (n) | vowel (n) | rest (n) | lag ms | jitter /s | mouth RMSE "
+            "| emotion rec. | teacher PBM / vowel / rest / lag |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def line(label: str, s: dict[str, Any]) -> str:
         t = s["teacher"]
         emo = f"{s['emotion_recognition']:.3f} (n={s['emotion_recognition_n']})" if "emotion_recognition" in s else "–"
         return (f"| {label} | {s['clips']} | {s['audio_s']} | {s['pbm']} ({s['pbm_n']}) "
                 f"| {s['vowel']} ({s['vowel_n']}) "
-                f"| {s['rest']} ({s['rest_n']}) | {s['lag_ms']} | {s['mouth_rmse']} | {emo} "
+                f"| {s['rest']} ({s['rest_n']}) | {s['lag_ms']} | {s['jitter']} | {s['mouth_rmse']} | {emo} "
                 f"| {t['pbm']} / {t['vowel']} / {t['rest']} / {t['lag_ms']} |")
 
     for name, st in report["sets"].items():
         rows.append(line(f"**{name}**", st["overall"]))
-        for v, s in st["voices"].items():
-            rows.append(line(f"&nbsp;&nbsp;{v}", s))
+        for kind in ("sources", "languages", "voices"):
+            if len(st.get(kind, {})) > 1 or kind == "voices":
+                for v, s in st[kind].items():
+                    rows.append(line(f"&nbsp;&nbsp;{kind[:-1]}: {v}", s))
     rows += ["", "| set | " + " | ".join(EMOTIONS) + " |", "|---|" + "---|" * len(EMOTIONS)]
     for name, st in report["sets"].items():
         ue = st["overall"].get("under_emotion")
@@ -240,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.neural.evaluate", description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", type=Path, default=MODEL)
     ap.add_argument("--data", type=Path, default=CACHE / "data", help="where eval.json of the data step is")
-    ap.add_argument("--sets", default="", help="comma-separated subset of fixtures,real_heldout,synthetic_heldout")
+    ap.add_argument("--sets", default="", help="comma-separated subset of fixtures,real_heldout,foreign_heldout,"
+                                               "synthetic_heldout,unseen_synthesizer")
     ap.add_argument("--out", type=Path, default=CACHE / "eval.json")
     ap.add_argument("--write-metadata", action="store_true", help="store the summary in the model's .onnx.json")
     args = ap.parse_args(argv)

@@ -31,7 +31,7 @@ __all__ = ["OPSET", "export_onnx", "metadata", "parity", "streaming_parity", "ma
 
 OPSET = 17
 NAME = "mien_a2c"
-VERSION = "1.0.0"
+VERSION = "2.0.0"
 LICENCE = "Apache-2.0 (the model weights; see MODEL_CARD.md for the training data and their licences)"
 
 
@@ -144,8 +144,9 @@ def metadata(model: A2C, stats: dict[str, list[float]], training_data: list[dict
         "onnx_opset": OPSET,
         "parameters": int(sum(p.numel() for p in model.parameters())),
         "architecture": {
-            "summary": "log-mel ++ emotion -> Linear -> causal dilated Conv1d blocks -> GRU -> speech head "
-                       "(mouth/jaw/tongue) and expression head (brows/eyes/cheeks/nose) -> sigmoid",
+            "summary": "log-mel ++ emotion -> Linear -> causal dilated Conv1d blocks -> speech head "
+                       "(mouth/jaw/tongue + closure logit) and expression head (brows/eyes/cheeks/nose) -> sigmoid "
+                       "-> closure gate (lips together by the sharpened closure probability) -> causal smoothing FIR",
             **{k: v for k, v in model.config.to_dict().items() if k not in ("channels",)},
             "states": model.state_names,
         },

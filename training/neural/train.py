@@ -5,10 +5,13 @@
 
 Batches are whole lines from their start (zero state, as at run time), cropped to ``--max-frames``;
 the network sees the log-mel frames up to ``lookahead_frames`` past each output frame (targets delayed
-by the look-ahead). Loss (per valid frame): L1 on all curves (mouth channels x2) + L1 on the lip
-aperture (the reference scorer's) + hinges on the scorer's thresholds (lips closed on p/b/m, open on
-vowels, at rest in long silences) + L1 on frame-to-frame velocity of the mouth channels. The EMA of
-the weights is evaluated on the validation split every ``--eval-every`` steps; the best one is kept.
+by the look-ahead). Loss (per valid frame, weighted by the frame's label confidence): L1 on all curves
+(mouth channels x2) + L1 on the lip aperture (the reference scorer's) + hinges on the scorer's thresholds
+(lips closed on p/b/m, open on vowels, at rest in long silences) + L1 on the frame-to-frame velocity of the
+mouth channels and on the second difference of the aperture (jitter) + the closure decision: cross-entropy
+of the closure logit against "the teacher's lips are closed" (x ``w_closure_bilabial`` on p/b/m frames, x
+``w_closure_vowel`` on vowels, where it must stay open). The EMA of the weights is evaluated on the
+validation split every ``--eval-every`` steps; the best one is kept.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     warmup: int = 200
-    real_fraction: float = 0.3
+    real_fraction: float = 0.6
     ema: float = 0.99
     eval_every: int = 250
     max_minutes: float = 85.0
@@ -58,9 +61,16 @@ class TrainConfig:
     w_open: float = 2.0
     w_rest: float = 3.0
     w_velocity: float = 2.0
+    w_jerk: float = 4.0
     w_bce: float = 1.0
+    w_gate: float = 1.0
+    w_closure_bilabial: float = 4.0
+    w_closure_vowel: float = 2.0
     init: str = ""
     """Start from this checkpoint's weights (fine-tuning) instead of random ones."""
+    init_onnx: str = ""
+    """Start from the weights of an exported model (``.onnx``; e.g. the previously shipped one): its feature
+    statistics are then used too, so its weights see the inputs they were trained on."""
 
 
 class Split:
@@ -71,6 +81,8 @@ class Split:
         self.targets = torch.from_numpy(arrays["targets"].astype(np.float32))
         self.weights = torch.from_numpy(arrays["weights"].astype(np.float32))
         self.labels = torch.from_numpy(arrays["labels"].astype(np.int64))
+        conf = arrays["conf"] if "conf" in arrays else np.ones(len(arrays["labels"]), np.float32)
+        self.conf = torch.from_numpy(conf.astype(np.float32))
         self.n = arrays["n_frames"].astype(np.int64)
         self.is_real = arrays["is_real"].astype(bool)
         self.t0 = np.concatenate([[0], np.cumsum(self.n)[:-1]])
@@ -95,6 +107,7 @@ class Split:
         targets = torch.zeros(b, t, self.targets.shape[1])
         labels = torch.zeros(b, t, dtype=torch.long)
         mask = torch.zeros(b, t)
+        conf = torch.zeros(b, t)
         for i, (c, n) in enumerate(zip(clips, lengths, strict=True)):
             f0, t0 = int(self.f0[c]), int(self.t0[c])
             feats[i, : n + L] = self.feats[f0: f0 + n + L]
@@ -105,13 +118,17 @@ class Split:
             targets[i, :n] = self.targets[t0: t0 + n]
             labels[i, :n] = self.labels[t0: t0 + n]
             mask[i, :n] = 1.0
-        return {"feats": feats, "emotion": emotion, "targets": targets, "labels": labels, "mask": mask}
+            conf[i, :n] = self.conf[t0: t0 + n]
+        return {"feats": feats, "emotion": emotion, "targets": targets, "labels": labels, "mask": mask * conf,
+                "valid": mask}
 
 
 def losses(pred: torch.Tensor, batch: dict[str, torch.Tensor], cfg: TrainConfig,
-           logits: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """``pred`` = sigmoid(``logits``); the cross-entropy on the logits keeps a gradient where the sigmoid
-    saturates (rare expressions such as a smile would otherwise stay stuck at 0)."""
+           logits: torch.Tensor | None = None, closure: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """``pred`` = the model's curves; ``logits`` its channel logits before the closure gate and smoothing (the
+    cross-entropy on them keeps a gradient where the sigmoid saturates: rare expressions such as a smile would
+    otherwise stay stuck at 0); ``closure`` the closure logit. ``batch["mask"]`` holds each frame's weight
+    (validity x label confidence)."""
     tgt, mask, labels = batch["targets"], batch["mask"], batch["labels"]
     denom = mask.sum().clamp(min=1.0)
     mouth = torch.tensor([cfg.w_mouth if n in SPEECH_CHANNELS else 1.0 for n in CHANNELS])
@@ -132,6 +149,17 @@ def losses(pred: torch.Tensor, batch: dict[str, torch.Tensor], cfg: TrainConfig,
         "rest": (torch.relu(ap_p - 0.02) * rest * mask).sum() / denom * cfg.w_rest,
         "velocity": ((dp - dt).abs().mean(2) * vel_mask).sum() / vel_mask.sum().clamp(min=1.0) * cfg.w_velocity,
     }
+    jerk_mask = mask[:, 2:] * mask[:, 1:-1] * mask[:, :-2]
+    d2p = ap_p[:, 2:] - 2 * ap_p[:, 1:-1] + ap_p[:, :-2]
+    d2t = ap_t[:, 2:] - 2 * ap_t[:, 1:-1] + ap_t[:, :-2]
+    out["jerk"] = ((d2p - d2t).abs() * jerk_mask).sum() / jerk_mask.sum().clamp(min=1.0) * cfg.w_jerk
+    if closure is not None and cfg.w_gate:
+        shut = (ap_t < 0.04).float()
+        known = ((ap_t < 0.04) | (ap_t > 0.10)).float()
+        weight = known * (1.0 + (cfg.w_closure_bilabial - 1.0) * (labels == BILABIAL).float()
+                          + (cfg.w_closure_vowel - 1.0) * (labels == VOWEL).float())
+        ce = torch.nn.functional.binary_cross_entropy_with_logits(closure[..., 0], shut, reduction="none")
+        out["gate"] = (ce * weight * mask).sum() / denom * cfg.w_gate
     if logits is not None and cfg.w_bce:
         bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, tgt, reduction="none")
         entropy = torch.nn.functional.binary_cross_entropy(tgt.clamp(1e-6, 1 - 1e-6), tgt, reduction="none")
@@ -147,17 +175,18 @@ def validate(model: A2C, split: Split, cfg: TrainConfig) -> dict[str, float]:
     order = np.argsort(split.n)
     sums: dict[str, float] = {}
     closed_ok = closed_n = open_ok = open_n = rest_ok = rest_n = 0.0
-    sq = frames = 0.0
+    sq = frames = jit = jit_frames = 0.0
     speech_idx = [CHANNELS.index(n) for n in SPEECH_CHANNELS]
     for i in range(0, len(order), 16):
         b = split.batch(order[i: i + 16], 10**9)
-        pred = model.run(b["feats"], b["emotion"])[:, LOOKAHEAD_FRAMES:]
-        parts = losses(pred, b, cfg)
+        pred, _, closure = (v[:, LOOKAHEAD_FRAMES:] if v is not None else None
+                            for v in model.run_outputs(b["feats"], b["emotion"]))
+        parts = losses(pred, b, cfg, closure=closure)
         w = float(b["mask"].sum())
         for k, v in parts.items():
             sums[k] = sums.get(k, 0.0) + float(v) * w
         ap = aperture(pred, CHANNELS)
-        m = b["mask"] > 0
+        m = b["valid"] > 0
         lab = b["labels"]
         closed_ok += float(((ap <= 0.08) & m & (lab == BILABIAL)).sum())
         closed_n += float((m & (lab == BILABIAL)).sum())
@@ -166,11 +195,15 @@ def validate(model: A2C, split: Split, cfg: TrainConfig) -> dict[str, float]:
         rest_ok += float(((ap <= 0.05) & m & (lab == REST)).sum())
         rest_n += float((m & (lab == REST)).sum())
         sq += float((((pred - b["targets"])[..., speech_idx] ** 2).mean(2) * b["mask"]).sum())
+        d2 = ap[:, 2:] - 2 * ap[:, 1:-1] + ap[:, :-2]
+        jit += float((d2.abs() * (b["valid"][:, 2:] > 0)).sum())
+        jit_frames += float((b["valid"][:, 2:] > 0).sum())
         frames += w
     model.train()
     out = {k: v / frames for k, v in sums.items()}
     out.update(closed_frames=closed_ok / max(closed_n, 1), open_frames=open_ok / max(open_n, 1),
-               rest_frames=rest_ok / max(rest_n, 1), mouth_rmse=math.sqrt(sq / frames))
+               rest_frames=rest_ok / max(rest_n, 1), mouth_rmse=math.sqrt(sq / frames),
+               jitter_per_s=jit / max(jit_frames, 1) * 60.0)
     return out
 
 
@@ -213,6 +246,9 @@ def train(train_split: Split, val_split: Split, model_cfg: ModelConfig, cfg: Tra
             state["expr_head.0.weight"] = wide
         model.load_state_dict(state)
         print(f"starting from {cfg.init} (step {ck['step']})", flush=True)
+    if cfg.init_onnx:
+        load_onnx_weights(model, Path(cfg.init_onnx).expanduser())
+        print(f"starting from the weights of {cfg.init_onnx}", flush=True)
     ema = EMA(model, cfg.ema)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     t_start = time.perf_counter()
@@ -244,9 +280,9 @@ def train(train_split: Split, val_split: Split, model_cfg: ModelConfig, cfg: Tra
         b = train_split.batch(clips.astype(np.int64), cfg.max_frames)
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
-        logits = model.run_logits(b["feats"], b["emotion"])[:, LOOKAHEAD_FRAMES:]
-        pred = torch.sigmoid(logits)
-        parts = losses(pred, b, cfg, logits)
+        pred, logits, closure = (v[:, LOOKAHEAD_FRAMES:] if v is not None else None
+                                 for v in model.run_outputs(b["feats"], b["emotion"]))
+        parts = losses(pred, b, cfg, logits, closure)
         opt.zero_grad(set_to_none=True)
         parts["total"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -280,6 +316,34 @@ def train(train_split: Split, val_split: Split, model_cfg: ModelConfig, cfg: Tra
     return summary
 
 
+def load_onnx_weights(model: A2C, path: Path) -> None:
+    """Copy the initializers of an exported A2C into ``model``: named tensors by name, the Linear layers'
+    (exported as transposed ``onnx::MatMul_*`` tensors) by their order in the graph; output rows the export
+    does not have (a new closure logit) keep their fresh initialisation."""
+    import onnx
+    from onnx import numpy_helper
+
+    proto = onnx.load(str(path))
+    tensors = [(i.name, torch.from_numpy(numpy_helper.to_array(i).copy())) for i in proto.graph.initializer]
+    state = model.state_dict()
+    linears = [k for k in state if k.endswith(".weight") and state[k].dim() == 2]
+    matmuls = [t for n, t in tensors if n.startswith("onnx::MatMul")]
+    if len(matmuls) != len(linears):
+        raise ValueError(f"{path}: {len(matmuls)} MatMul weights for {len(linears)} Linear layers")
+    new = dict(state)
+    for key, weight in zip(linears, matmuls, strict=True):
+        w = weight.T
+        if w.shape[1] != state[key].shape[1]:
+            raise ValueError(f"{path}: {key} has {w.shape[1]} inputs, the model {state[key].shape[1]}")
+        new[key] = state[key].clone()
+        new[key][: w.shape[0]] = w
+    for name, t in tensors:
+        if name in state:
+            new[name] = state[name].clone()
+            new[name][: t.shape[0]] = t
+    model.load_state_dict(new)
+
+
 def load_checkpoint(path: Path) -> tuple[A2C, dict[str, object]]:
     ck = torch.load(path, map_location="cpu", weights_only=False)
     model = A2C(ModelConfig.from_dict(ck["model_config"]))
@@ -289,8 +353,10 @@ def load_checkpoint(path: Path) -> tuple[A2C, dict[str, object]]:
 
 
 def default_model_config(**kw: object) -> ModelConfig:
-    """The shipped architecture: 6 causal dilated conv blocks (receptive field 127 frames = 2.1 s), no GRU."""
-    base: dict[str, object] = {"gru_hidden": 0, "dilations": (1, 2, 4, 8, 16, 32)}
+    """The shipped architecture: 6 causal dilated conv blocks (receptive field 127 frames = 2.1 s), no GRU, the
+    closure head and gate, a 3-tap smoothing FIR."""
+    base: dict[str, object] = {"gru_hidden": 0, "dilations": (1, 2, 4, 8, 16, 32), "closure_head": True,
+                               "smooth_taps": (0.25, 0.5, 0.25)}
     base.update(kw)
     return ModelConfig(channels=CHANNELS, speech_channels=SPEECH_CHANNELS, **base)  # type: ignore[arg-type]
 
@@ -375,6 +441,9 @@ def main(argv: list[str] | None = None) -> int:
     cfg = TrainConfig(**{k: getattr(args, k) for k in TrainConfig.__dataclass_fields__})
     data = args.data.expanduser()
     stats = json.loads((data / "stats.json").read_text())
+    if cfg.init_onnx:
+        features = json.loads(Path(cfg.init_onnx + ".json").expanduser().read_text())["features"]
+        stats = {"mean": features["mean"], "std": features["std"]}
     mean, std = np.array(stats["mean"]), np.array(stats["std"])
     manifest = json.loads((data / "manifest.json").read_text())
     t0 = time.perf_counter()
@@ -382,13 +451,22 @@ def main(argv: list[str] | None = None) -> int:
     va = Split.load(data / "val.npz", mean, std)
     print(f"loaded {len(tr)} training / {len(va)} validation clips in {time.perf_counter() - t0:.0f} s", flush=True)
     model_cfg = default_model_config(conv_channels=args.conv_channels, gru_hidden=args.gru_hidden)
-    training_data = [
-        {"name": name, "source": src["source"] if "source" in src else name, "licence": src["licence"],
-         "minutes": src["minutes_unique"], "use": "training (teacher targets; augmented copies)"}
-        for name, src in manifest["training_sources"].items()]
+    from training.data.real import SOURCES as REAL_SOURCES
+
+    real = {s.name: s for s in REAL_SOURCES}
+    training_data = []
+    for name, src in manifest["training_sources"].items():
+        entry = {"name": name, "source": src.get("source", name), "licence": src["licence"],
+                 "minutes": src["minutes_unique"], "use": "training (teacher targets; augmented copies)"}
+        if name in real:
+            entry["source"] = "Debian " + ", ".join(f"{p}={v}" for p, v in real[name].packages)
+            entry["what"] = real[name].description
+            entry["licence_for_weights"] = real[name].weights_note
+        training_data.append(entry)
     extra = {"stats": stats, "training_data": training_data, "data_manifest": {
-        k: manifest[k] for k in ("seed", "espeak_n", "synthetic_copies", "real_copies", "splits",
-                                 "real_train_speakers", "held_out_synthetic_voices", "held_out_real_speakers")}}
+        k: manifest[k] for k in ("seed", "espeak_n", "festival_n", "synthetic_copies", "real_copies", "min_conf",
+                                 "splits", "labels", "real_train_speakers", "held_out_synthetic_voices",
+                                 "held_out_real_speakers") if k in manifest}}
     summary = train(tr, va, model_cfg, cfg, out, extra)
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=1))
     return 0

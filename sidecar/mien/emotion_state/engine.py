@@ -31,28 +31,40 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import yaml
 
 from ..emotion import Emotion, vad_of
-from ..errors import InvalidArgument, NotFound
-from .classify import Classification, classify_vad, intensity_toward, snap_to_category
-from .context import TextEncoder
+from ..errors import FailedPrecondition, InvalidArgument, NotFound
+from .appraisal import Appraisal, AppraisalModel, AppraisalSpec, load_appraisals, parse_appraisal_doc
+from .classify import Classification, classify_vad, snap_to_category
+from .context import TextEncoder, data_path
 from .mood import decay, push_mood
 from .personas import Persona, load_personas
-from .state import NpcState, decode_state, encode_state
+from .rules import AVERAGE, Personality, decay_time_scale, elicit, transition
+from .saves import SaveKey, open_blob, seal
+from .state import MAX_GAME_TIME_S, MAX_REVISION, NpcState, check_state, decode_state, encode_state
 from .store import StateStore
 from .temperament import check_ocean, temperament_pad
-from .transition import TransitionHead
+from .transition import HEAD_FILE, TransitionHead
 
-__all__ = ["SPEAKERS", "EmotionStateConfig", "EmotionStateEngine", "Observation"]
+__all__ = ["ABLATIONS", "MODELS", "PELD_HEAD_FILE", "SPEAKERS", "EmotionStateConfig", "EmotionStateEngine",
+           "Observation"]
 
 SPEAKERS: tuple[str, ...] = ("self", "other")
 Speaker = Literal["self", "other"]
+MODELS: tuple[str, ...] = ("appraisal", "peld")
+"""``appraisal`` (default, licence-clean): prototype appraisal + documented rules. ``peld``: the transition
+head trained on PELD (research-only data; see MODEL_CARD.md), for comparison."""
+ABLATIONS: tuple[str, ...] = ("none", "no_personality", "no_appraisal")
+"""Evaluation switches of the appraisal model: every NPC with the average personality, or lines that
+change nothing (only decay)."""
+PELD_HEAD_FILE = HEAD_FILE
 
 
 @dataclass(frozen=True)
@@ -85,8 +97,24 @@ class EmotionStateConfig:
     """ONNX Runtime intra-op threads per encoding (1 lets concurrent requests use the cores)."""
     encoder_cache_size: int = 1024
     """Embeddings of this many recent distinct texts are kept (0 disables the cache)."""
+    model: str = "appraisal"
+    """How a line said to the NPC moves it: ``appraisal`` (default; prototype lines + documented OCC rules,
+    no trained weights) or ``peld`` (the transition head trained on PELD: research-only data, not for
+    shipping; see MODEL_CARD.md)."""
+    appraisals_path: str | None = None
+    """Optional YAML file of extra/overriding appraisals (same shape as the shipped appraisals.yaml)."""
     head_path: str | None = None
-    """Transition head ``.npz``; None = the shipped one (tests and ablations pass another)."""
+    """model ``peld``: the transition head ``.npz``; None = ``transition_head.peld.npz`` of a source checkout."""
+    blob_key_path: str | None = None
+    """Key file of the HMAC that authenticates exported state blobs (ExportState/ImportState); None =
+    ``<db_path>.key`` beside the database (created on first use, 0600), or a key that lives only in the
+    process for ``db_path: ":memory:"``. See mien.emotion_state.saves."""
+    accept_foreign_blobs: bool = False
+    """Import blobs sealed by another install (another key) and unauthenticated blobs of earlier releases;
+    every field is still range- and consistency-checked."""
+    ablation: str = "none"
+    """Evaluation only: ``no_personality`` (every NPC appraises as the average personality) or
+    ``no_appraisal`` (lines change nothing); ``none`` in production."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +133,14 @@ class Observation:
     """The context's ΔVAD before the personality gain (speaker=other without explicit emotion)."""
     gain: tuple[float, float, float] | None = None
     """The personality gain P applied to ΔVAD."""
+    appraisal: Appraisal | None = None
+    """What the line meant for the NPC (model ``appraisal``, speaker=other without explicit emotion)."""
+
+
+def _bad_char(ch: str) -> bool:
+    """Control characters (C0, DEL, C1), line/paragraph separators and lone surrogates."""
+    o = ord(ch)
+    return o < 32 or 127 <= o < 160 or o in (0x2028, 0x2029) or 0xD800 <= o <= 0xDFFF
 
 
 def _vec(v: Sequence[float]) -> np.ndarray:
@@ -132,13 +168,45 @@ class EmotionStateEngine:
                 f"accepted: {', '.join(sorted(self._personas))}",
                 field="default_preset",
             )
-        self._head = TransitionHead.load(Path(self.config.head_path) if self.config.head_path else None)
+        if self.config.model not in MODELS:
+            raise InvalidArgument(f"config.model {self.config.model!r}; accepted: {', '.join(MODELS)}", field="model")
+        if self.config.ablation not in ABLATIONS:
+            raise InvalidArgument(f"config.ablation {self.config.ablation!r}; accepted: {', '.join(ABLATIONS)}",
+                                  field="ablation")
         self._owns_encoder = encoder is None
         self._encoder = (
             encoder
             if encoder is not None
             else TextEncoder(threads=self.config.encoder_threads, cache_size=self.config.encoder_cache_size)
         )
+        self._head: TransitionHead | None = None
+        self._appraisals: AppraisalModel | None = None
+        self._appraisals_lock = threading.Lock()
+        try:
+            if self.config.model == "peld":
+                path = Path(self.config.head_path) if self.config.head_path else data_path(PELD_HEAD_FILE)
+                if not path.exists():
+                    raise InvalidArgument(
+                        f"state.model peld: no transition head at {path} (it is not part of an installed package: "
+                        "train it with training/emotion_state/train.py and set state.head_path)", field="head_path")
+                self._head = TransitionHead.load(path)
+            else:
+                self._appraisals = AppraisalModel.build(load_appraisals(self.config.appraisals_path),
+                                                        self._encoder.encode)
+        except BaseException:
+            if self._owns_encoder:
+                self._encoder.close()
+            raise
+        try:
+            self._save_key = (
+                SaveKey.load_or_create(self.config.blob_key_path or self.config.db_path + ".key")
+                if self.config.blob_key_path or self.config.db_path != ":memory:"
+                else SaveKey.ephemeral()
+            )
+        except BaseException:
+            if self._owns_encoder:
+                self._encoder.close()
+            raise
         self._store = StateStore(self.config.db_path, synchronous=self.config.sqlite_synchronous)
         self._states: dict[str, NpcState] = {}
         self._locks: dict[str, threading.Lock] = {}
@@ -155,8 +223,9 @@ class EmotionStateEngine:
                 f"npc_id is {len(npc_id)} characters; accepted: at most {self.config.max_npc_id_chars}",
                 field="npc_id",
             )
-        if any(ord(ch) < 32 or ord(ch) == 127 for ch in npc_id):
-            raise InvalidArgument("npc_id must not contain control characters", field="npc_id")
+        if any(_bad_char(ch) for ch in npc_id):
+            raise InvalidArgument("npc_id must not contain control characters, line separators or lone surrogates",
+                                  field="npc_id")
         return npc_id
 
     def _check_time(self, game_time_s: float | None) -> float | None:
@@ -166,10 +235,11 @@ class EmotionStateEngine:
             isinstance(game_time_s, bool)
             or not isinstance(game_time_s, (int, float))
             or not math.isfinite(game_time_s)
-            or game_time_s < 0
+            or not 0 <= game_time_s <= MAX_GAME_TIME_S
         ):
             raise InvalidArgument(
-                f"game_time_s must be a finite number of seconds >= 0 (or omitted), got {game_time_s!r}",
+                f"game_time_s must be a finite number of seconds in [0, {MAX_GAME_TIME_S:g}] (or omitted), "
+                f"got {str(game_time_s)[:40]}",
                 field="game_time_s",
             )
         return float(game_time_s)
@@ -183,6 +253,10 @@ class EmotionStateEngine:
                 "(split long speeches into lines)",
                 field="text",
             )
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidArgument("text is not valid Unicode (lone surrogate)", field="text") from None
         return text
 
     def _check_open(self) -> None:
@@ -234,6 +308,10 @@ class EmotionStateEngine:
             blob = self._store.get(npc_id)
             if blob is not None:
                 state = decode_state(blob)
+                cls = self._classify(_vec(state.emotion_vad))
+                if (cls.category, cls.intensity) != (state.category, state.intensity):
+                    # A row of an earlier release that reported another category than its point's.
+                    state = replace(state, category=cls.category, intensity=cls.intensity)
                 self._states[npc_id] = state
         return state
 
@@ -270,7 +348,7 @@ class EmotionStateEngine:
             _vec(state.baseline_vad),
             _vec(state.mood_vad),
             _vec(state.emotion_vad),
-            elapsed,
+            elapsed / self._time_scale(state),
             self.config.emotion_half_life_s,
             self.config.mood_half_life_s,
         )
@@ -284,12 +362,61 @@ class EmotionStateEngine:
             game_time_s=game_time_s,
         )
 
+    @staticmethod
+    def _next_revision(revision: int) -> int:
+        """revision + 1, saturating at MAX_REVISION (so no accepted state can overflow SQLite's INTEGER)."""
+        return min(revision + 1, MAX_REVISION)
+
+    def _personality(self, state: NpcState) -> Personality:
+        return AVERAGE if self.config.ablation == "no_personality" else Personality.of(state.ocean)
+
+    def _time_scale(self, state: NpcState) -> float:
+        """Half-life factor of this decay (rules.decay_time_scale): > 1 while a neurotic NPC's affect is
+        negative. The sign of the mood's valence offset never changes while it decays (nor the emotion's
+        when the mood is at rest), so the scale is the same over any split of an interval: path independent."""
+        if self._head is not None or self.config.ablation == "no_personality":
+            return 1.0
+        offset = state.mood_vad[0] - state.baseline_vad[0]
+        if offset == 0.0:
+            offset = state.emotion_vad[0] - state.baseline_vad[0]
+        return decay_time_scale(state.ocean, negative=offset < 0.0)
+
     # ----------------------------------------------------------------- public API
 
     @property
     def encoder(self) -> TextEncoder:
         """The text encoder in use (shared with tests and the benchmark)."""
         return self._encoder
+
+    def list_appraisals(self) -> list[AppraisalSpec]:
+        """Every appraisal (shipped + ``appraisals_path`` + run-time extensions), sorted by name; empty for
+        model ``peld``."""
+        model = self._appraisals
+        return [] if model is None else [model.specs[k] for k in model.names]
+
+    def extend_appraisals(self, entries: Mapping[str, object] | str, source: str = "extend_appraisals") -> list[str]:
+        """Add prototype lines to appraisals, or new appraisals, at run time (kept until the engine closes).
+
+        ``entries`` is the ``appraisals`` mapping of an appraisal file (or that file's YAML text): an existing
+        name gets its ``lines`` added and the OCC variables given overridden, a new name is a new appraisal
+        (see ``appraisals.yaml``). The new lines are encoded now. Returns the names changed. Invalid entries
+        raise ``InvalidArgument`` and change nothing. Only for model ``appraisal``.
+        """
+        self._check_open()
+        if self._appraisals is None:
+            raise FailedPrecondition("appraisals exist only for state.model appraisal", field="appraisals")
+        vocabulary: dict[str, tuple[str, ...]] = {}
+        if isinstance(entries, str):
+            try:
+                doc = yaml.safe_load(entries)
+            except yaml.YAMLError as exc:
+                raise InvalidArgument(f"{source}: not valid YAML: {str(exc)[:300]}", field="appraisals") from None
+            entries, vocabulary = parse_appraisal_doc(doc, source)
+        if not isinstance(entries, Mapping):
+            raise InvalidArgument(f"{source}: expected a mapping of appraisal name -> entry", field="appraisals")
+        with self._appraisals_lock:
+            self._appraisals = self._appraisals.extended(entries, source, self._encoder.encode, vocabulary)
+        return sorted(map(str, entries))
 
     def list_personas(self) -> list[Persona]:
         """Every preset (shipped + ``personas_path``), sorted by name."""
@@ -346,7 +473,7 @@ class EmotionStateEngine:
                     ocean=values,
                     temperament_pad=fresh.temperament_pad,
                     baseline_vad=fresh.baseline_vad,
-                    revision=old.revision + 1,
+                    revision=self._next_revision(old.revision),
                 )
             self._save(state)
             return state
@@ -369,58 +496,68 @@ class EmotionStateEngine:
         t = self._check_time(game_time_s)
         if emotion is not None and not isinstance(emotion, Emotion):
             raise InvalidArgument("emotion must be an Emotion or omitted", field="emotion")
-        need_model = speaker == "other" and emotion is None and self._head.uses_context
-        emb_other = self._encoder.encode(text) if need_model else None
-        if speaker == "self" and self._head.uses_context:
-            self._encoder.prefetch(text)  # the context of the next transition: encoded in the background
-        # Encode the NPC's last line outside the lock too (normally an encoder-cache hit).
-        peek = self._states.get(npc_id)
-        emb_self_text = peek.last_self_text if peek is not None else None
-        emb_self = self._encoder.encode(emb_self_text) if need_model and emb_self_text is not None else None
+        head = self._head
+        model = self._appraisals
+        hears = speaker == "other" and emotion is None and self.config.ablation != "no_appraisal"
+        emb_other = self._encoder.encode(text) if hears else None
+        appraisal = model.appraise(emb_other, text) if model is not None and emb_other is not None else None
+        emb_self_text: str | None = None
+        emb_self: np.ndarray | None = None
+        if head is not None and head.uses_context:
+            if speaker == "self":
+                self._encoder.prefetch(text)  # the context of the next transition: encoded in the background
+            # Encode the NPC's last line outside the lock too (normally an encoder-cache hit).
+            peek = self._states.get(npc_id)
+            emb_self_text = peek.last_self_text if peek is not None else None
+            emb_self = self._encoder.encode(emb_self_text) if hears and emb_self_text is not None else None
         with self._lock_for(npc_id):
             state = self._decayed(self._load_or_create(npc_id, t), t)
             delta_t: tuple[float, float, float] | None = None
             gain_t: tuple[float, float, float] | None = None
+            response: Emotion | None = None
             if emotion is not None:
-                point = _vec(vad_of(emotion))
+                # A writer's tag: the line is spoken with it, and the NPC's point shows its category.
                 response = emotion
-                category = emotion.dominant
-                intensity = float(emotion.weights.get(category, 0.0))
-            elif speaker == "self":
+                point = _vec(vad_of(emotion))
+                if emotion.dominant != "neutral":
+                    point = snap_to_category(point, emotion.dominant)
+            elif not hears:
                 point = _vec(state.emotion_vad)
-                response = state.emotion
-                category, intensity = state.category, state.intensity
-            else:
-                if self._head.uses_context:
-                    if emb_self is None or emb_self_text != state.last_self_text:
-                        emb_self = self._encoder.encode(state.last_self_text)
-                    assert emb_other is not None
-                step = self._head.transition(
+            elif head is not None:
+                if head.uses_context and (emb_self is None or emb_self_text != state.last_self_text):
+                    emb_self = self._encoder.encode(state.last_self_text)
+                step = head.transition(
                     emb_self, emb_other, _vec(state.emotion_vad), state.category, _vec(state.temperament_pad)
                 )
-                category = step.category
-                # A selected emotion is shown: the point is moved into its region if it is not there
-                # (see classify.py). A neutral choice moves nothing: the transition stands.
-                point = step.vad if category == "neutral" else snap_to_category(step.vad, category)
-                intensity = intensity_toward(point, category)
-                response = Emotion.of(category, intensity)
-                delta_t = _tup(step.delta)
-                gain_t = _tup(step.gain)
-            changes_point = emotion is not None or speaker == "other"
+                # The classifier's choice is shown: the point is moved into its region (neutral included).
+                point = snap_to_category(step.vad, step.category)
+                delta_t, gain_t = _tup(step.delta), _tup(step.gain)
+            else:
+                assert model is not None and appraisal is not None
+                personality = self._personality(state)
+                elicited = elicit(appraisal, model.specs, personality)
+                point, step_r = transition(_vec(state.emotion_vad), elicited, personality)
+                delta_t, gain_t = _tup(step_r.delta), _tup(step_r.gain)
+            # Coherence: the category and intensity reported are always those of the point.
+            cls = self._classify(point)
+            category, intensity = cls.category, cls.intensity
+            if response is None:
+                response = cls.emotion
+            changes_point = emotion is not None or hears
             mood = (
                 push_mood(_vec(state.mood_vad), point, self.config.mood_gain) if changes_point else _vec(state.mood_vad)
             )
             new = replace(
                 state,
-                mood_vad=_tup(mood),
                 emotion_vad=_tup(point),
+                mood_vad=_tup(mood),
                 category=category,
                 intensity=intensity,
-                revision=state.revision + 1,
+                revision=self._next_revision(state.revision),
                 last_self_text=text if speaker == "self" else state.last_self_text,
             )
             self._save(new)
-        return Observation(new, response, category, intensity, new.emotion_vad, delta_t, gain_t)
+        return Observation(new, response, category, intensity, new.emotion_vad, delta_t, gain_t, appraisal)
 
     def get_state(self, npc_id: str, game_time_s: float | None = None) -> NpcState:
         """The NPC's state, decayed to ``game_time_s`` if given (a read: nothing is written)."""
@@ -435,7 +572,7 @@ class EmotionStateEngine:
         return self.get_state(npc_id, game_time_s).emotion
 
     def export_state(self, npc_id: str) -> bytes:
-        """The NPC's stored state as an opaque, versioned, checksummed blob (for game saves)."""
+        """The NPC's stored state as an opaque blob for game saves, authenticated with this install's key."""
         self._check_open()
         npc_id = self._check_npc_id(npc_id)
         with self._lock_for(npc_id):
@@ -444,22 +581,27 @@ class EmotionStateEngine:
                 raise NotFound(
                     f"npc {npc_id!r} has no emotion state to export; create it with SetPersona", field="npc_id"
                 )
-            return encode_state(state)
+            return seal(state, self._save_key)
 
     def import_state(self, blob: bytes, npc_id: str | None = None) -> NpcState:
         """Restore a blob from :meth:`export_state` (as ``npc_id`` if given, else the blob's NPC).
 
-        The state is stored exactly as exported, revision included. A malformed or foreign blob
-        raises ``InvalidArgument`` and changes nothing.
+        The blob must be authenticated by this install's key (``accept_foreign_blobs`` also takes other
+        installs' and earlier releases' blobs), and every field is range- and consistency-checked
+        (:func:`.state.check_state`), so an accepted state never makes a later call fail. The state is
+        stored exactly as exported, revision included. A refused blob raises ``InvalidArgument`` and
+        changes nothing.
         """
         self._check_open()
-        state = decode_state(blob)
+        state = open_blob(blob, self._save_key, accept_foreign=self.config.accept_foreign_blobs)
         if npc_id is not None:
             state = replace(state, npc_id=self._check_npc_id(npc_id))
         else:
-            self._check_npc_id(state.npc_id)
-        if len(state.last_self_text) > self.config.max_text_chars:
-            raise InvalidArgument("state blob: last_self_text is longer than max_text_chars", field="state")
+            try:
+                self._check_npc_id(state.npc_id)
+            except InvalidArgument as exc:
+                raise InvalidArgument(f"state blob: {exc.message}", field="state") from None
+        check_state(state, max_text_chars=self.config.max_text_chars)
         with self._lock_for(state.npc_id):
             self._save(state)
         return state
@@ -479,7 +621,7 @@ class EmotionStateEngine:
                 category=cls.category,
                 intensity=cls.intensity,
                 game_time_s=t if t is not None else old.game_time_s,
-                revision=old.revision + 1,
+                revision=self._next_revision(old.revision),
                 last_self_text="",
             )
             self._save(state)

@@ -70,7 +70,7 @@ __all__ = [
     "personality_gain",
 ]
 
-HEAD_FILE = "transition_head.npz"
+HEAD_FILE = "transition_head.peld.npz"
 HEAD_FORMAT = "mien.emotion_state.head/2"
 GAIN_TERMS: tuple[str, ...] = ("valence_negative", "valence_positive", "arousal", "dominance")
 """Order of the four learned gain strengths β in ``gain_beta``."""
