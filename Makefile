@@ -29,7 +29,7 @@ serve: $(VENV)/.runtime
 $(VENV)/.test: pyproject.toml constraints.txt scripts/node/package.json scripts/install_system_packages.sh | $(VENV)/bin/python
 	scripts/install_system_packages.sh --node $(APT_TEST)
 	$(PIP) install -q -c constraints.txt torch==2.13.0
-	$(PIP) install -q -c constraints.txt ".[dev,train,live]"
+	$(PIP) install -q -c constraints.txt ".[dev,train,live,distributed]"
 	cd scripts/node && npm install --no-audit --no-fund --silent
 	touch $@
 

@@ -98,7 +98,9 @@ def bake_command() -> list[str]:
 
 def timed_bake(command: list[str], manifest: Path, out: Path, jobs: int) -> tuple[float, dict[str, Any]]:
     started = time.perf_counter()
-    proc = subprocess.run([*command, str(manifest), "-o", str(out), "--jobs", str(jobs), "--progress", "none"],
+    # --allow-outside-inputs: the fixtures are symlinked into the generated manifest folder
+    proc = subprocess.run([*command, str(manifest), "-o", str(out), "--jobs", str(jobs), "--progress", "none",
+                           "--allow-outside-inputs"],
                           capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     if proc.returncode != 0:

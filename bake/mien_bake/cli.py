@@ -1,7 +1,8 @@
 """``mien bake MANIFEST.yaml -o OUT_DIR``: the argument parser and the command (called from :mod:`mien.cli`).
 
     mien bake MANIFEST.yaml -o OUT_DIR [--jobs N] [--force] [--fail-fast] [--progress auto|bar|json|none]
-              [--prune] [--dry-run] [--allow-outside-inputs]
+              [--prune] [--dry-run] [--shard I/N] [--cache DIR ...] [--cached-only]
+              [--executor local|dask] [--scheduler ADDRESS] [--allow-outside-inputs]
 
 The summary goes to stdout, progress to stderr. Exit codes: 0 every line baked or unchanged, 1 some
 line failed (the others were written), 2 the manifest or the output folder is unusable, 130 when
@@ -38,6 +39,17 @@ def add_bake_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument("--dry-run", action="store_true", help="validate and list what would be baked; write nothing")
     parser.add_argument("--allow-outside-inputs", action="store_true",
                         help="accept symbolic links in the manifest's folder that resolve to files outside it")
+    parser.add_argument("--shard", metavar="I/N",
+                        help="bake only the I-th of N groups of lines (one per machine; docs/bake.md)")
+    parser.add_argument("--cache", action="append", default=[], metavar="DIR",
+                        help="a shared line store (repeatable): lines it has are restored, not baked; lines baked "
+                             "here are added to the first")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="bake nothing: restore every line from the --cache stores (the merge of shards)")
+    parser.add_argument("--executor", choices=("local", "dask"), default="local",
+                        help="where lines are computed: worker processes here (local) or a Dask cluster")
+    parser.add_argument("--scheduler", default="", metavar="ADDRESS",
+                        help="--executor dask: the scheduler (tcp://host:8786); default: a local cluster of --jobs")
     return parser
 
 
@@ -57,8 +69,19 @@ def run_bake(args: argparse.Namespace, config: Config) -> int:
         print("mien bake: the manifest cannot come from stdin: its paths are relative to its folder; give its path",
               file=sys.stderr)
         return 2
+    shard = None
+    if args.shard is not None:
+        from .store import parse_shard
+
+        try:
+            shard = parse_shard(args.shard)
+        except ValueError as error:
+            print(f"mien bake: {error}", file=sys.stderr)
+            return 2
     options = BakeOptions(jobs=args.jobs, force=args.force, fail_fast=args.fail_fast, progress=args.progress,
-                          prune=args.prune, dry_run=args.dry_run, allow_outside_inputs=args.allow_outside_inputs)
+                          prune=args.prune, dry_run=args.dry_run, allow_outside_inputs=args.allow_outside_inputs,
+                          shard=shard, caches=tuple(args.cache), cached_only=args.cached_only,
+                          executor=args.executor, scheduler=args.scheduler)
     try:
         result = bake(args.manifest, args.output, options, config=config)
     except KeyboardInterrupt:

@@ -118,7 +118,7 @@ class BarProgress(PlainProgress):
         super().__init__(stream)
         self.total = 0
         self.done = 0
-        self.counts = {"done": 0, "skipped": 0, "failed": 0, "cancelled": 0}
+        self.counts = {"done": 0, "restored": 0, "skipped": 0, "failed": 0, "cancelled": 0}
         self.started = time.monotonic()
         self.baking_started = self.started
         self.to_bake = 0

@@ -77,6 +77,7 @@ from .emotions import EngineFactory, resolve_emotions
 from .gltf import Clip, build_glb
 from .manifest import CHARACTERS_DIR, FORMAT_SUFFIX, REPORT_FILE, Character, Line, Manifest, Mode, load_manifest
 from .progress import Progress, make_progress
+from .store import LineStore, StoredLine, shard_of
 
 __all__ = [
     "CHARACTERS_DIR",
@@ -104,7 +105,7 @@ _WATCHDOG_S = 0.5
 _ORPHAN_EXIT = 3
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _INFLIGHT_PER_WORKER = 2
-_STATUSES = ("done", "skipped", "failed", "cancelled")
+_STATUSES = ("done", "restored", "skipped", "failed", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,18 @@ class BakeOptions:
     """Validate and plan only: report what would be baked, write nothing."""
     allow_outside_inputs: bool = False
     """Accept symbolic links in the manifest's folder that resolve to files outside it."""
+    shard: tuple[int, int] | None = None
+    """(I, N): bake only the I-th of N groups of lines (:func:`~mien_bake.store.shard_of`); per-character files
+    are left to the bake that has every line (see :mod:`mien_bake.store`)."""
+    caches: tuple[str, ...] = ()
+    """Shared line stores (:class:`~mien_bake.store.LineStore` folders): lines found in any are restored, not
+    baked; lines baked here are added to the first."""
+    cached_only: bool = False
+    """Bake nothing: a line that no store has fails (the merge of a sharded bake)."""
+    executor: str = "local"
+    """``local`` (worker processes on this machine) or ``dask`` (a Dask cluster: :mod:`mien_bake.distributed`)."""
+    scheduler: str = ""
+    """``dask``: the scheduler's address (``tcp://host:8786``); "" = a local cluster of ``jobs`` workers."""
 
 
 @dataclass
@@ -134,7 +147,8 @@ class LineOutcome:
     id: str
     character: str
     status: str
-    """``done`` (baked now), ``skipped`` (unchanged), ``failed`` or ``cancelled`` (``--fail-fast``)."""
+    """``done`` (baked now), ``restored`` (from a shared line store), ``skipped`` (unchanged), ``failed`` or
+    ``cancelled`` (``--fail-fast``)."""
     error: str = ""
     mode: str = ""
     warnings: tuple[str, ...] = ()
@@ -153,7 +167,7 @@ class LineOutcome:
             out["error"] = self.error
         if self.detail:
             out["detail"] = self.detail
-        if self.status == "done":
+        if self.status in ("done", "restored"):
             out.update(mode=self.mode, warnings=list(self.warnings), audio_s=round(self.audio_s, 3),
                        seconds=round(self.seconds, 3))
         if self.outputs:
@@ -233,6 +247,8 @@ class _Job:
     formats: tuple[str, ...]
     want_clip: bool
     meta: Mapping[str, Any]
+    audio: bytes | None = None
+    """The audio itself, for workers on other machines (:mod:`.distributed`); None: read from ``audio_path``."""
 
 
 @dataclass(frozen=True)
@@ -244,6 +260,8 @@ class _Baked:
     warnings: tuple[str, ...]
     audio_s: float
     seconds: float
+    restored: bool = False
+    """From a shared line store (not computed)."""
 
 
 @dataclass(frozen=True)
@@ -272,11 +290,14 @@ class _Worker:
         self._profiles: dict[str, RigProfile] = {}
 
     def _audio(self, job: _Job) -> bytes:
-        try:
-            with open(job.audio_path, "rb") as handle:
-                data = read_limited(handle, self.setup.config.limits.max_message_bytes, job.meta["audio"])
-        except OSError as exc:
-            raise MienError(f"cannot read {job.meta['audio']}: {exc.strerror}") from None
+        if job.audio is not None:
+            data = job.audio
+        else:
+            try:
+                with open(job.audio_path, "rb") as handle:
+                    data = read_limited(handle, self.setup.config.limits.max_message_bytes, job.meta["audio"])
+            except OSError as exc:
+                raise MienError(f"cannot read {job.meta['audio']}: {exc.strerror}") from None
         if sha256_hex(data) != job.audio_sha256:
             raise MienError(f"{job.meta['audio']} changed while the bake was running; run the bake again")
         return data
@@ -560,6 +581,19 @@ class _Bake:
         self.speech_model = Path(model) if model is not None else None
         self.inputs = {str(p).casefold(): p for p in manifest.input_files}
         self._rig_digests: dict[str, str] = {}
+        self.stores = [LineStore(path) for path in options.caches]
+        self.shard: set[str] | None = None
+        """The ids of the lines this bake does (``--shard``), None for every line."""
+        if options.shard is not None:
+            index, count = options.shard
+            weights = {}
+            for line in manifest.lines:
+                try:
+                    weights[line.id] = float(line.audio.stat().st_size)
+                except OSError:
+                    weights[line.id] = 0.0
+            self.shard = {lid for lid, s in shard_of(weights, count).items() if s == index}
+            self.total = len(self.shard) + len(manifest.failed_line_ids)
 
     # ------------------------------------------------------------------ trust
     def input_at(self, path: Path, folder: Path | None = None) -> Path | None:
@@ -664,6 +698,8 @@ class _Bake:
         jobs: list[_Job] = []
         hashes: dict[Path, str] = {}  # lines may share an audio file
         for line in self.manifest.lines:
+            if self.shard is not None and line.id not in self.shard:
+                continue  # another machine's
             character = self.manifest.characters[line.character]
             if line.id in resolved.failures:
                 self.finish_line(LineOutcome(line.id, line.character, "failed", resolved.failures[line.id]))
@@ -717,9 +753,54 @@ class _Bake:
         except OSError as exc:
             self.finish_line(LineOutcome(job.line_id, job.character, "failed", f"cannot write its files: {exc}"))
             return not self.options.fail_fast
-        self.finish_line(LineOutcome(job.line_id, job.character, "done", mode=outcome.mode, warnings=outcome.warnings,
-                                     outputs=tuple(sizes), audio_s=outcome.audio_s, seconds=outcome.seconds))
+        if self.stores and not outcome.restored:
+            self.store(job, outcome)
+        self.finish_line(LineOutcome(job.line_id, job.character, "restored" if outcome.restored else "done",
+                                     mode=outcome.mode, warnings=outcome.warnings, outputs=tuple(sizes),
+                                     audio_s=outcome.audio_s, seconds=outcome.seconds))
         return True
+
+    def store(self, job: _Job, outcome: _Baked) -> None:
+        """Add a baked line to the first shared store (a store that cannot be written is a note, not a failure)."""
+        files = {FORMAT_SUFFIX[fmt]: data for fmt, data in outcome.files.items()}
+        line = StoredLine(self.digests[job.line_id], files, _npy(outcome.clip) if outcome.clip is not None else None,
+                          outcome.mode, outcome.warnings, outcome.audio_s)
+        try:
+            self.stores[0].put(line, job.line_id)
+        except OSError as exc:
+            if not any("cannot add lines to the store" in n for n in self.notes):
+                self.note(f"cannot add lines to the store {self.stores[0].root}: {exc}")
+
+    def restore(self, jobs: list[_Job]) -> list[_Job]:
+        """Lines a shared store has: their files written from it (no computation). Returns the others; with
+        ``cached_only`` they fail instead."""
+        if not self.stores and not self.options.cached_only:
+            return jobs
+        started = time.perf_counter()
+        suffixes = [FORMAT_SUFFIX[fmt] for fmt in self.defaults.formats]
+        left: list[_Job] = []
+        for job in jobs:
+            digest = self.digests[job.line_id]
+            found = next((hit for store in self.stores
+                          if (hit := store.get(digest, suffixes, want_clip=job.want_clip)) is not None), None)
+            if found is not None:
+                by_format = {fmt: found.files[FORMAT_SUFFIX[fmt]] for fmt in self.defaults.formats}
+                clip = np.load(io.BytesIO(found.clip_npy), allow_pickle=False) if found.clip_npy else None
+                self.write_line(job, _Baked(job.line_id, by_format, clip, found.mode, found.warnings, found.audio_s,
+                                            0.0, restored=True))
+            elif self.options.cached_only:
+                where = ", ".join(str(store.root) for store in self.stores) or "(no --cache given)"
+                self.finish_line(LineOutcome(job.line_id, job.character, "failed",
+                                             f"not in the line store ({where}) and --cached-only bakes nothing: bake "
+                                             "its shard first, or leave out --cached-only"))
+            else:
+                left.append(job)
+        for store in self.stores:
+            for problem in store.problems:
+                self.note(f"line store: {problem}; that line is baked again")
+            store.problems.clear()
+        self.timings["restore_s"] = time.perf_counter() - started
+        return left
 
     def setup(self) -> _Setup:
         rigs = {cid: _RigSpec(c.rig_shipped, c.rig.name, c.rig_text, c.rig_ref)
@@ -733,6 +814,7 @@ class _Bake:
 
     def run_jobs(self, jobs: list[_Job]) -> None:
         started = time.perf_counter()
+        jobs = self.restore(jobs)
         if self.options.fail_fast and any(o.status == "failed" for o in self.outcomes.values()):
             never_run = jobs  # a line already failed (a manifest problem, the emotion state)
         else:
@@ -748,6 +830,11 @@ class _Bake:
         self.jobs_used = workers
         if not jobs:
             return []
+        if self.options.executor == "dask":
+            from .distributed import run_on_dask
+
+            return run_on_dask(self.setup(), jobs, self.write_line, address=self.options.scheduler,
+                               workers=workers, engine=self.engine)
         if workers > 1:
             return _Scheduler(self.setup(), workers).run(jobs, self.write_line)
         worker = _Worker(self.setup(), self.animator)
@@ -770,7 +857,7 @@ class _Bake:
             name = f"{CHARACTERS_DIR}/{cid}.glb"
             info: dict[str, Any] = {"id": cid, "file": name, "lines": [line.id for line in lines]}
             self.characters[cid] = info
-            bad = [line.id for line in lines if self.outcomes[line.id].status not in ("done", "skipped")]
+            bad = [line.id for line in lines if self.outcomes[line.id].status not in ("done", "restored", "skipped")]
             if bad:
                 info.update(status="failed", error=f"not written: its lines {', '.join(bad)} did not bake (the "
                             "file holds every line of the character)")
@@ -830,7 +917,9 @@ def _summary_text(manifest: Manifest, out_dir: Path, counts: Mapping[str, int], 
                   characters: Sequence[Mapping[str, Any]], seconds: float, report: Path | None,
                   notes: Sequence[str]) -> str:
     rows = [f"mien bake: {manifest.source} -> {out_dir}",
-            f"  {counts['lines']} lines: {counts['done']} baked, {counts['skipped']} unchanged, "
+            f"  {counts['lines']} lines: {counts['done']} baked, "
+            + (f"{counts['restored']} restored from the line store, " if counts["restored"] else "")
+            + f"{counts['skipped']} unchanged, "
             f"{counts['failed']} failed" + (f", {counts['cancelled']} cancelled" if counts["cancelled"] else "")
             + f" in {seconds:.1f} s"]
     if characters:
@@ -855,6 +944,20 @@ def _summary_text(manifest: Manifest, out_dir: Path, counts: Mapping[str, int], 
     return "\n".join(rows)
 
 
+def _options_problem(options: BakeOptions) -> str:
+    """Options that cannot go together, or an unknown executor ("" when all is well)."""
+    if options.executor not in ("local", "dask"):
+        return f"executor {options.executor!r}; accepted: local, dask"
+    if options.scheduler and options.executor != "dask":
+        return "a scheduler address is for --executor dask"
+    if options.shard is not None and options.prune:
+        return ("--prune with --shard would delete the other shards' lines from this folder; prune in the bake "
+                "that has every line")
+    if options.cached_only and not options.caches:
+        return "--cached-only needs the line stores to restore from (--cache DIR, once per store)"
+    return ""
+
+
 def bake(
     manifest: str | Path | Manifest,
     out_dir: str | Path,
@@ -875,6 +978,11 @@ def bake(
     config = config or Config()
     progress = make_progress(options.progress, stderr if stderr is not None else sys.stderr)
     out = Path(out_dir)
+    refusal = _options_problem(options)
+    if refusal:
+        text = f"mien bake: {refusal}"
+        progress.summary(exit_code=EXIT_UNUSABLE, counts={"lines": 0}, report="", seconds=0.0, text=text)
+        return BakeResult(EXIT_UNUSABLE, {}, {"exit_code": EXIT_UNUSABLE, "error": refusal}, text, None)
     if not isinstance(manifest, Manifest):
         manifest = load_manifest(manifest, config, allow_outside_inputs=options.allow_outside_inputs)
     validate_s = time.perf_counter() - started
@@ -935,8 +1043,11 @@ def bake(
             run.cache.save()  # the resolved auto emotions, before any line is baked
             run.begin(len(jobs))
             run.run_jobs(jobs)
-            if run.defaults.per_character_glb:
+            if run.defaults.per_character_glb and run.shard is None:
                 run.write_characters()
+            elif run.defaults.per_character_glb:
+                run.note("per-character files are not written by a shard (--shard): the bake with every line's "
+                         "store (--cache for each shard's, --cached-only) writes them")
             stale_lines, stale_characters = run.stale()
             if options.prune:
                 run.prune(stale_lines, stale_characters)
@@ -975,6 +1086,8 @@ def _finish(run: _Bake, jobs: Sequence[_Job], started: float, *, dry_run: bool) 
         "characters": characters,
         "notes": run.notes,
         "jobs": run.jobs_used,
+        "shard": f"{run.options.shard[0]}/{run.options.shard[1]}" if run.options.shard else None,
+        "executor": run.options.executor,
         "timings": {k: round(v, 3) for k, v in sorted(run.timings.items())}
         | {"line_cpu_s": round(sum(o.seconds for o in outcomes), 3)},
         "engine": {"mien": mien.__version__, "fingerprint": run.engine,

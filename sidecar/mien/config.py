@@ -129,6 +129,19 @@ class LimitsConfig:
     http_body_timeout_s: float = 60.0
     """An HTTP request body must arrive whole within this many seconds of its head, else 408 (and the connection
     closes)."""
+    max_concurrent_lines: int = 4
+    """Offline lines (AnimateLine, idle tracks) computed at once in one sidecar process; more wait their turn
+    (mien.budget)."""
+    max_concurrent_line_audio_s: float = 600.0
+    """Seconds of audio of the lines computed at once, together (a line's peak memory grows with its audio: two
+    lines of max_audio_s fit); a line alone is always admitted."""
+    max_queued_lines: int = 8
+    """Lines that may wait for their turn (each holds its request's memory); one more is RESOURCE_EXHAUSTED."""
+    line_queue_timeout_s: float = 120.0
+    """How long a line waits for its turn before RESOURCE_EXHAUSTED."""
+    max_line_cpu_s: float = 120.0
+    """CPU seconds one line may take (its computing thread); past it, DEADLINE_EXCEEDED. A line whose caller has
+    gone stops at once."""
 
 
 @dataclass(frozen=True)
@@ -198,6 +211,11 @@ _RANGES: dict[str, tuple[float, float]] = {
     "limits.max_stream_s": (1, 86_400),
     "limits.http_header_timeout_s": (0.1, 600),
     "limits.http_body_timeout_s": (0.1, 3600),
+    "limits.max_concurrent_lines": (1, 1024),
+    "limits.max_concurrent_line_audio_s": (1, 1_000_000),
+    "limits.max_queued_lines": (0, 100_000),
+    "limits.line_queue_timeout_s": (0, 3600),
+    "limits.max_line_cpu_s": (0.1, 86_400),
     "animation.default_fps": (1, 240),
     "animation.min_fps": (1, 240),
     "animation.max_fps": (1, 240),

@@ -17,6 +17,7 @@ __all__ = [
     "DeadlineExceeded",
     "Unauthenticated",
     "Unavailable",
+    "Cancelled",
 ]
 
 
@@ -58,3 +59,7 @@ class Unauthenticated(MienError):
 
 class Unavailable(MienError):
     """The service cannot serve this call now (it is shutting down): retry, on another instance."""
+
+
+class Cancelled(MienError):
+    """The caller went away (cancelled the call, disconnected): the work was abandoned, nobody reads the answer."""

@@ -38,6 +38,7 @@ import numpy as np
 from . import _g2p, _text
 from ._sphinx import AlignedWord, Decoder
 from .audio import INTERNAL_SAMPLE_RATE_HZ, Audio
+from .budget import checkpoint
 from .track import PhoneSegment
 
 __all__ = [
@@ -194,6 +195,7 @@ class PhoneRecognizer:
         step = int(RECOGNIZE_CHUNK_S * 100)
         labels: list[str] = []
         for start in range(0, n_frames, step):
+            checkpoint()  # the CPU budget of the line and its caller's liveness (mien.budget)
             labels += self._recognize_frames(audio, start, min(n_frames, start + step))
         return PhoneTimeline(_segments(labels, {}), "recognized", tuple(reason))
 

@@ -16,18 +16,21 @@ all build a :class:`LineRequest` and call :meth:`Animator.animate`.
 
 from __future__ import annotations
 
+import io
 import math
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+import soundfile as sf
 
 from . import __version__
 from .articulation import SpeechStyle, articulate, loudness_db, mouth_curves
-from .audio import INTERNAL_SAMPLE_RATE_HZ, Audio, decode_audio, decode_pcm, resample
+from .audio import INTERNAL_SAMPLE_RATE_HZ, PCM_ENCODINGS, Audio, decode_audio, decode_pcm, resample
+from .budget import LineBudget, LineGate, checkpoint
 from .channels import CHANNELS
 from .config import Config
 from .emotion import EMOTIONS, VAD_ANCHORS, Emotion, EmotionKeyframe, emotion_weights
@@ -115,6 +118,8 @@ class Animator:
         self.neural_model = neural_model
         self.streams = StreamRegistry(self.config, neural_model, emotion_source) if neural_model else None
         """Open streams of the neural model (also how offline neural lines are computed)."""
+        self.lines = LineGate(self.config.limits)
+        """Admission of lines: how many are computed at once (limits.max_concurrent_lines, mien.budget)."""
         # side work that overlaps the alignment (numpy releases the GIL): the pitch track
         self._side = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mien-side")
 
@@ -209,6 +214,7 @@ class Animator:
         try:  # block by block, as a stream would send it (the same frames): memory follows a block, not the line
             block = int(_NEURAL_BLOCK_S * audio.sample_rate_hz)
             for start in range(0, len(audio.samples), block):
+                checkpoint()
                 batch = session.push_samples(audio.samples[start:start + block], keyframes if start == 0 else ())
                 filled = _put(values, filled, batch)
             filled = _put(values, filled, session.finish()[0])
@@ -243,11 +249,40 @@ class Animator:
         return _Speech(phones, timeline.mode, timeline.warnings, speaking, onsets, last)
 
     # ---------------------------------------------------------------------------------- recipe
-    def animate(self, request: LineRequest) -> Track:
-        """Animate one line (or an idle stretch) into a track on the requested rig."""
+    def animate(self, request: LineRequest, *, is_active: Callable[[], bool] | None = None) -> Track:
+        """Animate one line (or an idle stretch) into a track on the requested rig.
+
+        The line waits for its turn (:class:`~mien.budget.LineGate`: ``limits.max_concurrent_lines``) before its
+        audio is decoded, and stops past ``limits.max_line_cpu_s`` of CPU or as soon as ``is_active()`` turns
+        False (the caller went away)."""
         started = time.perf_counter()
+        with self.lines.admit(self._declared_s(request), is_active), \
+                LineBudget(self.config.limits.max_line_cpu_s, is_active).applied():
+            return self._animate(request, started)
+
+    @staticmethod
+    def _declared_s(request: LineRequest) -> float:
+        """The seconds of audio a request declares (what its admission weighs), without decoding it; 0 when it
+        cannot be told (the decoding then refuses the request)."""
+        src = request.audio
+        if src is None:
+            idle = request.idle_duration_s
+            return float(idle) if math.isfinite(idle) and idle > 0 else 0.0
+        if isinstance(src, Audio):
+            return src.duration_s
+        if isinstance(src, PcmInput):
+            width = PCM_ENCODINGS.get(src.encoding, (None, 2))[1]
+            return len(src.data) / max(1, width * max(1, src.channels)) / max(1, src.sample_rate_hz)
+        try:
+            info = sf.info(io.BytesIO(src.data))
+        except (sf.LibsndfileError, RuntimeError, TypeError):
+            return 0.0
+        return info.frames / info.samplerate if info.frames > 0 and info.samplerate > 0 else 0.0
+
+    def _animate(self, request: LineRequest, started: float) -> Track:
         audio = self._audio(request)
         fps, duration_s = self._check(request, audio)
+        checkpoint()
         rig = load_rig(request.rig or self.config.animation.default_rig, allow_paths=False)
         n = math.floor(duration_s * fps) + 1
         check_output_size(n, len(rig.channel_names), self.config.limits,
@@ -259,7 +294,9 @@ class Animator:
         values = np.zeros((n, len(CHANNELS)), dtype=np.float64)
         pitch = self._side.submit(line_pitch_hz, audio.samples, audio.sample_rate_hz) if audio is not None else None
         speech = self._speech(request, audio, fps, n)
+        checkpoint()
         self._face(values, request, audio, speech, weights, fps, pitch)
+        checkpoint()
         self._eyes(values, request, speech, weights, fps)
         self._head(values, request, audio, weights, fps)
         info = TrackInfo(

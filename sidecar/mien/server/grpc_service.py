@@ -101,7 +101,7 @@ class FaceAnimationService(fa_grpc.FaceAnimationServicer):
     @guarded
     def AnimateLine(self, request: fa.AnimateLineRequest, context: grpc.ServicerContext, rid: str) -> fa.AnimationTrack:
         line = dataclasses.replace(convert.line_request(request, self._sidecar.config.limits), request_id=rid)
-        track = self._sidecar.animator.animate(line)
+        track = self._sidecar.animator.animate(line, is_active=context.is_active)
         return convert.track_message(track)
 
     @guarded

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import grpc
 
 from ..errors import (
+    Cancelled,
     DeadlineExceeded,
     FailedPrecondition,
     InvalidArgument,
@@ -35,6 +36,7 @@ STATUS: dict[type[MienError], Status] = {
     DeadlineExceeded: Status(grpc.StatusCode.DEADLINE_EXCEEDED, 408),
     Unauthenticated: Status(grpc.StatusCode.UNAUTHENTICATED, 401),
     Unavailable: Status(grpc.StatusCode.UNAVAILABLE, 503),
+    Cancelled: Status(grpc.StatusCode.CANCELLED, 499),
 }
 INTERNAL = Status(grpc.StatusCode.INTERNAL, 500)
 

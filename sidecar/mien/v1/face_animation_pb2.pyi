@@ -237,7 +237,7 @@ class ModelInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., sample_rate_hz: _Optional[int] = ..., fps: _Optional[float] = ..., lookahead_ms: _Optional[float] = ..., channel_names: _Optional[_Iterable[str]] = ..., licence: _Optional[str] = ...) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_audio_s", "max_message_bytes", "max_text_chars", "max_chunk_s", "max_concurrent_per_client", "stream_stall_timeout_s", "min_fps", "max_fps", "max_word_chars", "max_words", "max_output_values", "max_emotion_keyframes", "max_stream_message_bytes", "stream_audioless_timeout_s", "max_stream_s", "max_stream_lag_s", "max_streams", "http_header_timeout_s", "http_body_timeout_s")
+    __slots__ = ("max_audio_s", "max_message_bytes", "max_text_chars", "max_chunk_s", "max_concurrent_per_client", "stream_stall_timeout_s", "min_fps", "max_fps", "max_word_chars", "max_words", "max_output_values", "max_emotion_keyframes", "max_stream_message_bytes", "stream_audioless_timeout_s", "max_stream_s", "max_stream_lag_s", "max_streams", "http_header_timeout_s", "http_body_timeout_s", "max_concurrent_lines", "max_concurrent_line_audio_s", "max_queued_lines", "line_queue_timeout_s", "max_line_cpu_s")
     MAX_AUDIO_S_FIELD_NUMBER: _ClassVar[int]
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_TEXT_CHARS_FIELD_NUMBER: _ClassVar[int]
@@ -257,6 +257,11 @@ class Limits(_message.Message):
     MAX_STREAMS_FIELD_NUMBER: _ClassVar[int]
     HTTP_HEADER_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
     HTTP_BODY_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENT_LINES_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENT_LINE_AUDIO_S_FIELD_NUMBER: _ClassVar[int]
+    MAX_QUEUED_LINES_FIELD_NUMBER: _ClassVar[int]
+    LINE_QUEUE_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    MAX_LINE_CPU_S_FIELD_NUMBER: _ClassVar[int]
     max_audio_s: float
     max_message_bytes: int
     max_text_chars: int
@@ -276,7 +281,12 @@ class Limits(_message.Message):
     max_streams: int
     http_header_timeout_s: float
     http_body_timeout_s: float
-    def __init__(self, max_audio_s: _Optional[float] = ..., max_message_bytes: _Optional[int] = ..., max_text_chars: _Optional[int] = ..., max_chunk_s: _Optional[float] = ..., max_concurrent_per_client: _Optional[int] = ..., stream_stall_timeout_s: _Optional[float] = ..., min_fps: _Optional[float] = ..., max_fps: _Optional[float] = ..., max_word_chars: _Optional[int] = ..., max_words: _Optional[int] = ..., max_output_values: _Optional[int] = ..., max_emotion_keyframes: _Optional[int] = ..., max_stream_message_bytes: _Optional[int] = ..., stream_audioless_timeout_s: _Optional[float] = ..., max_stream_s: _Optional[float] = ..., max_stream_lag_s: _Optional[float] = ..., max_streams: _Optional[int] = ..., http_header_timeout_s: _Optional[float] = ..., http_body_timeout_s: _Optional[float] = ...) -> None: ...
+    max_concurrent_lines: int
+    max_concurrent_line_audio_s: float
+    max_queued_lines: int
+    line_queue_timeout_s: float
+    max_line_cpu_s: float
+    def __init__(self, max_audio_s: _Optional[float] = ..., max_message_bytes: _Optional[int] = ..., max_text_chars: _Optional[int] = ..., max_chunk_s: _Optional[float] = ..., max_concurrent_per_client: _Optional[int] = ..., stream_stall_timeout_s: _Optional[float] = ..., min_fps: _Optional[float] = ..., max_fps: _Optional[float] = ..., max_word_chars: _Optional[int] = ..., max_words: _Optional[int] = ..., max_output_values: _Optional[int] = ..., max_emotion_keyframes: _Optional[int] = ..., max_stream_message_bytes: _Optional[int] = ..., stream_audioless_timeout_s: _Optional[float] = ..., max_stream_s: _Optional[float] = ..., max_stream_lag_s: _Optional[float] = ..., max_streams: _Optional[int] = ..., http_header_timeout_s: _Optional[float] = ..., http_body_timeout_s: _Optional[float] = ..., max_concurrent_lines: _Optional[int] = ..., max_concurrent_line_audio_s: _Optional[float] = ..., max_queued_lines: _Optional[int] = ..., line_queue_timeout_s: _Optional[float] = ..., max_line_cpu_s: _Optional[float] = ...) -> None: ...
 
 class ServiceInfo(_message.Message):
     __slots__ = ("versions", "rigs", "default_rig", "emotions", "emotion_aliases", "modes", "models", "limits", "default_fps", "internal_channels", "personas")
