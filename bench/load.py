@@ -357,7 +357,9 @@ def start_sidecar(tmp: Path, model: Path, *, streams: int, stall_timeout_s: floa
     tmp.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     config = {"server": {"port": port, "http_port": -1, "log_level": log_level},
-              "limits": {"max_streams": streams + 8, "stream_stall_timeout_s": stall_timeout_s,
+              # every load client connects from 127.0.0.1 (directly or through nginx): one client for the limit
+              "limits": {"max_streams": streams + 8, "max_concurrent_per_client": streams + 8,
+                         "stream_stall_timeout_s": stall_timeout_s,
                          **({} if max_lag_s is None else {"max_stream_lag_s": max_lag_s})},
               "neural": {"model": str(model)}, "state": {"db_path": str(tmp / "state.sqlite3")}}
     path = tmp / "mien.yaml"

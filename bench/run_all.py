@@ -424,6 +424,26 @@ BENCHES: list[Bench] = [
         lambda o: 360,
     ),
     Bench(
+        "head", "head motion from prosody (real fixtures; held-out espeak lines)", "bench/bench_head.py",
+        lambda o: [],
+        [
+            Figure("accent correlation: r(downward head-pitch velocity, 250 ms after each pitch accent), mean over "
+                   "fixture lines with accents / held-out",
+                   lambda r: (r["fixtures"]["r_downward_velocity_mean"], r["held_out"]["r_downward_velocity_mean"]),
+                   lambda v: f"r = {v[0]:+.3f} / {v[1]:+.3f}", "> 0 (#16)", lambda v: v[0] > 0),
+            Figure("largest head motion in a 3 s pause, 1 s after it began (peak to peak)",
+                   lambda r: max(r["fixtures"]["pause_ptp_deg_max"], r["held_out"]["pause_ptp_deg_max"]),
+                   lambda v: f"{_num(v, 3)} deg", "< 0.5 deg (#16)", lambda v: v < 0.5),
+            Figure("stream (random 1-3000-sample chunks) vs whole line; same seed twice",
+                   lambda r: (r["stream_vs_line_max_diff_deg"], r["same_seed_max_diff_deg"]),
+                   lambda v: f"max diff {v[0]:g} / {v[1]:g} deg", "0: no extra look-ahead, deterministic (#16)",
+                   lambda v: v[0] == 0 and v[1] == 0),
+            Figure("cost of the head stage", lambda r: r["cpu_ms_per_audio_s"],
+                   lambda v: f"{_num(v, 1)} ms CPU per s of audio"),
+        ],
+        lambda o: 180,
+    ),
+    Bench(
         "bake", "offline bake (`mien bake`, 2 jobs)", "bench/bench_bake.py",
         lambda o: ["--lines", "8" if o.quick else "200", "--jobs", "2"],
         [
@@ -450,6 +470,18 @@ BENCHES: list[Bench] = [
         ],
         lambda o: 240, json_file=False, parse=_metahuman_parse, skip=_no_emoface,
     ),    Bench(
+        "limits", "sidecar peak memory under the largest requests the default limits allow (`mien serve`, gRPC, "
+        "HTTP/JSON, streams; 300 s lines on metahuman at the largest fps max_output_values allows)",
+        "bench/bench_limits.py", lambda o: ["--quick"] if o.quick else [],
+        [
+            Figure("peak RSS, one largest request (worst of idle, gRPC neural, HTTP neural, stream, gRPC aligned)",
+                   lambda r: r["worst_one_mb"], lambda v: f"{_num(v)} MB", "≤ 600 MB (#11)", lambda v: v <= 600),
+            Figure("peak RSS, 8 largest requests at once (worst scenario)", lambda r: r["worst_many_mb"],
+                   lambda v: f"{_num(v)} MB", "≤ 1.2 GB (#11)", lambda v: v <= 1200),
+        ],
+        lambda o: 600 if o.quick else 2400, ok_codes=(0, 1),
+    ),
+    Bench(
         "latency", "streaming latency, light load (8 real-time streams, one sidecar with limits.max_stream_lag_s 2, "
         "+ a slow and a stalled client)",
         "bench/load.py", _load_args(8, 20, 1, True),

@@ -35,7 +35,7 @@ import numpy as np
 import pygltflib
 import pytest
 
-from mien import AnimationOptions, Animator
+from mien import AnimationOptions, Animator, livelinkface
 from mien.channels import ARKIT52
 from mien.config import Config
 from mien.emotion import Emotion
@@ -44,6 +44,7 @@ from mien.rig import load_rig
 from mien_bake import BakeOptions, bake, load_manifest, read_glb, runner
 from mien_bake.cache import BakeCache
 from mien_bake.emotions import resolve_emotions
+from mien_bake.gltf import head_angles_deg, head_quaternions, read_glb_rotation
 from mien_bake.runner import EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, REPORT_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,7 +188,9 @@ def read_animations(path: Path) -> dict[str, dict[str, tuple[list[str], np.ndarr
     for anim in gltf.animations:
         nodes = {}
         for channel in anim.channels:
-            assert channel.target.path == "weights"
+            assert channel.target.path in ("weights", "rotation")
+            if channel.target.path == "rotation":  # the head node (read by read_glb_rotation)
+                continue
             sampler = anim.samplers[channel.sampler]
             assert sampler.interpolation == "LINEAR"
             node = gltf.nodes[channel.target.node]
@@ -257,8 +260,9 @@ def test_sample_manifest_is_valid() -> None:
     assert [line.id for line in manifest.lines] == list(manifest.declared_line_ids)
     assert set(manifest.characters) == {"dealer", "guard", "narrator"}
     dealer = manifest.characters["dealer"]
-    # the sample mesh has every ARKit target but no eye-rotation channels
-    assert dealer.unmatched_channels == ("eyeYawLeft_deg", "eyePitchLeft_deg", "eyeYawRight_deg", "eyePitchRight_deg")
+    # the sample mesh has every ARKit target but no eye- or head-rotation channels (the head is a node rotation)
+    assert dealer.unmatched_channels == ("eyeYawLeft_deg", "eyePitchLeft_deg", "eyeYawRight_deg", "eyePitchRight_deg",
+                                         "headYaw_deg", "headPitch_deg", "headRoll_deg")
     assert all(line.audio.is_relative_to(SPEECH) for line in manifest.lines)
 
 
@@ -271,7 +275,7 @@ def test_sample_face_mesh_is_what_its_script_writes() -> None:
 def test_sample_bake_writes_valid_files_for_every_line(sample_out: Path) -> None:
     manifest = load_manifest(SAMPLE)
     for line in manifest.lines:
-        for fmt in ("glb", "csv", "json"):
+        for fmt in ("glb", "csv", "json", "livelinkface.csv"):
             assert (sample_out / f"{line.id}.{fmt}").is_file(), f"{line.id}.{fmt}"
     characters = sorted((sample_out / "characters").glob("*.glb"))
     assert [p.stem for p in characters] == ["dealer", "guard", "narrator"]
@@ -304,6 +308,27 @@ def test_glb_round_trip_matches_csv_json_and_source_curves(sample_out: Path) -> 
         assert doc["channel_names"] == names
         assert np.max(np.abs(np.array(doc["values"]) - exact)) <= 1e-6
         assert doc["bake"]["line_id"] == line.id and doc["bake"]["character"] == line.character
+
+
+def test_glb_head_rotation_and_live_link_face_csv_read_back_equal_to_the_track(sample_out: Path) -> None:
+    """Round trip of issue 16: every baked line's head rotation (glTF node rotation) and Live Link Face take
+    read back equal to the track (<= 1e-6)."""
+    for line in load_manifest(SAMPLE).lines:
+        names, times_csv, values_csv = read_csv(sample_out / f"{line.id}.csv")
+        angles = head_angles_deg(names, values_csv)
+        assert angles is not None and np.abs(angles).max() > 0.1, line.id
+        node, times, quaternions = read_glb_rotation(sample_out / f"{line.id}.glb")
+        assert node == "head" and np.max(np.abs(times - times_csv)) <= 1e-6
+        assert np.max(np.abs(quaternions - head_quaternions(angles))) <= 1e-6, line.id
+        take = (sample_out / f"{line.id}.livelinkface.csv").read_text()
+        assert take.splitlines()[0].startswith("Timecode,BlendShapeCount,EyeBlinkLeft,")
+        llf_times, columns = livelinkface.read_csv(take, 60.0)
+        assert np.max(np.abs(llf_times - times_csv)) <= 1e-6
+        if line.character == "dealer":  # arkit52: the track's own channels
+            for name in ("jawOpen", "mouthClose", "eyeBlinkLeft", "mouthLeft", "jawRight"):
+                assert np.max(np.abs(columns[name[0].upper() + name[1:]] - values_csv[:, names.index(name)])) <= 1e-6
+            assert np.max(np.abs(columns["HeadPitch"] * 180.0 - angles[:, 1])) <= 1e-6
+            assert np.max(np.abs(columns["LeftEyeYaw"] * 180.0 - values_csv[:, names.index("eyeYawLeft_deg")])) <= 1e-6
 
 
 def test_face_mesh_targets_are_driven_by_name_whatever_their_order(sample_out: Path) -> None:

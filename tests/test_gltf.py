@@ -29,7 +29,7 @@ from mien.channels import CHANNELS, INDEX
 from mien.errors import InvalidArgument
 from mien.rig import load_rig
 from mien.track import Track
-from mien_bake.gltf import Clip, build_glb, read_glb, read_glb_animation, write_glb
+from mien_bake.gltf import Clip, build_glb, head_quaternions, read_glb, read_glb_animation, read_glb_rotation, write_glb
 
 ROOT = Path(__file__).resolve().parents[1]
 VALIDATE_SCRIPT = ROOT / "scripts" / "validate_gltf.py"
@@ -222,7 +222,7 @@ def test_track_through_a_rig_profile_into_a_glb(tmp_path: Path) -> None:
     path = tmp_path / "metahuman_line.glb"
     write_glb(path, [Clip.from_track(track, "line")])
     names, _, weights = read_glb_animation(path)
-    assert names == track.channel_names and len(names) == 174
+    assert names == track.channel_names and len(names) == 177
     assert np.max(np.abs(weights - track.values)) <= 1e-6
     assert_validates(path)
 
@@ -447,3 +447,73 @@ def test_validator_catches_a_broken_file(tmp_path: Path) -> None:
                           text=True, timeout=600, check=False)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "ANIMATION_SAMPLER_INPUT_ACCESSOR_WITHOUT_BOUNDS" in proc.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# Head rotation (issue 16): a node rotation animation beside the weights
+# ---------------------------------------------------------------------------------------------
+
+
+def head_clip(name: str = "line", frames: int = 90) -> Clip:
+    rng = np.random.default_rng(5)
+    channels = (*ARKIT_SUBSET, "headYaw_deg", "headPitch_deg", "headRoll_deg")
+    values = rng.random((frames, len(channels))).astype(np.float32)
+    values[:, -3:] = (rng.random((frames, 3)) - 0.5) * np.array([40.0, 30.0, 20.0], np.float32)
+    return Clip(name, channels, 60.0, values)
+
+
+def test_head_angles_become_a_validated_rotation_of_a_head_node(tmp_path: Path) -> None:
+    clip = head_clip()
+    path = tmp_path / "head.glb"
+    report = write_glb(path, [clip])
+    assert report.head_node == "head" and report.animated_nodes == ("face",)
+    assert_validates(path)
+    node, times, quats = read_glb_rotation(path)
+    assert node == "head" and np.abs(times - clip.times()).max() == 0
+    angles = clip.values[:, -3:].astype(np.float64)
+    assert np.abs(quats - head_quaternions(angles)).max() <= 1e-6
+    assert np.abs(np.linalg.norm(quats, axis=1) - 1).max() <= 1e-6
+    gltf = pygltflib.GLTF2().load(str(path))
+    head = next(n for n in gltf.nodes if n.name == "head")
+    assert head.children == [0] and gltf.scenes[0].nodes == [1]  # the face hangs under the head
+    # the weights are untouched by the head
+    names, _, weights = read_glb_animation(path)
+    assert np.abs(weights[:, names.index("jawOpen")] - clip.values[:, 0]).max() == 0
+
+
+def test_head_rotation_conventions() -> None:
+    """yaw > 0 turns the face (+Z) toward +X (the character's left), pitch > 0 up (+Y), roll > 0 tips +Y toward +X."""
+    def rotate(q: np.ndarray, v: tuple[float, float, float]) -> np.ndarray:
+        x, y, z, w = q
+        u = np.array([x, y, z])
+        return 2 * u.dot(v) * u + (w * w - u.dot(u)) * np.array(v) + 2 * w * np.cross(u, v)
+
+    yaw, pitch, roll = (head_quaternions(np.array([a]))[0] for a in ([20.0, 0, 0], [0, 20.0, 0], [0, 0, 20.0]))
+    assert rotate(yaw, (0, 0, 1))[0] > 0.3
+    assert rotate(pitch, (0, 0, 1))[1] > 0.3
+    assert rotate(roll, (0, 1, 0))[0] > 0.3
+
+
+def test_a_face_mesh_head_node_is_used_with_its_rest_rotation(tmp_path: Path) -> None:
+    gltf = pygltflib.GLTF2().load_from_bytes(make_face_mesh(list(ARKIT_SUBSET)))
+    rest = [0.0, 0.0, 0.38268343, 0.92387953]  # 45 degrees about Z
+    gltf.nodes.append(pygltflib.Node(name="Head", rotation=rest, children=[0]))
+    gltf.scenes[0].nodes = [n for n in gltf.scenes[0].nodes if n != 0] + [len(gltf.nodes) - 1]
+    mesh = tmp_path / "with_head.glb"
+    mesh.write_bytes(b"".join(gltf.save_to_bytes()))
+    out = tmp_path / "out.glb"
+    clip = head_clip()
+    report = write_glb(out, [clip], face_mesh=mesh)
+    assert report.head_node == "Head"
+    assert_validates(out)
+    _, _, quats = read_glb_rotation(out, "line")
+    assert np.abs(quats - head_quaternions(clip.values[:, -3:].astype(np.float64), rest)).max() <= 1e-6
+    with pytest.raises(InvalidArgument, match="no node named 'neck'"):
+        build_glb([clip], face_mesh=mesh, head_node="neck")
+
+
+def test_clips_without_head_angles_have_no_rotation(tmp_path: Path) -> None:
+    glb, report = build_glb([random_clip("line", ARKIT_SUBSET)])
+    assert report.head_node == ""
+    with pytest.raises(InvalidArgument, match="no rotation channel"):
+        read_glb_rotation(glb)

@@ -72,7 +72,7 @@ def test_describe(stub, sidecar: Sidecar) -> None:  # type: ignore[no-untyped-de
     info = stub.Describe(fa.DescribeRequest())
     assert {r.name for r in info.rigs} >= {"arkit52", "metahuman", "vrm", "oculus15"}
     metahuman = next(r for r in info.rigs if r.name == "metahuman")
-    assert len(metahuman.channel_names) == 174
+    assert len(metahuman.channel_names) == 174 + 3  # the face board, then HeadYaw, HeadPitch, HeadRoll
     assert list(info.internal_channels) == list(CHANNELS)
     assert "angry" in info.emotions and info.emotion_aliases["joy"] == "happy"
     assert info.limits.max_audio_s == sidecar.config.limits.max_audio_s

@@ -1,5 +1,6 @@
 """The browser preview page, in headless Chromium against a real sidecar: load a real clip, animate it,
-let it play, and check that the drawn face follows the returned curves over time.
+let it play, and check that the drawn face follows the returned curves over time (lips closed at a
+bilabial, the head moved at a pitch accent).
 
 Writes test-artifacts/preview.png (the page at the most open mouth of the line).
 """
@@ -158,3 +159,93 @@ async def _play(base_url: str, audio: bool) -> tuple[list[dict[str, Any]], dict[
         await asyncio.sleep(0.1)
         shot = await browser.screenshot()
         return samples, track, shot, browser.console_errors(), browser.requested_urls()
+
+
+# ----------------------------------------------------------------------------------- head and lips
+HEAD_CLIP = "librivox_0880"
+HEAD_PX_PER_DEG = 3.0  # preview.js header: the face moves 3 px per degree of head yaw / pitch
+
+
+def _accent_frames(track: dict[str, Any]) -> list[int]:
+    """Frames of the deepest head nod in the 0.4 s after each pitch accent of the line (accents from a
+    whole-line F0 analysis: voiced local maxima >= 1.5 semitones above the median, mien.prosody's rule)."""
+    from mien.audio import decode_audio
+    from mien.prosody import line_pitch_hz
+
+    samples = decode_audio((SPEECH / f"{HEAD_CLIP}.wav").read_bytes(), max_duration_s=60).samples
+    f0 = line_pitch_hz(samples, 16000)
+    voiced = f0 > 0
+    semis = np.zeros_like(f0)
+    semis[voiced] = 12 * np.log2(f0[voiced] / np.median(f0[voiced]))
+    accents = [i * 0.01 for i in range(2, len(f0) - 2)
+               if voiced[i - 2:i + 3].all() and semis[i] >= 1.5 and semis[i] == semis[i - 2:i + 3].max()]
+    names, fps = track["channelNames"], float(track["fps"])
+    pitch = np.asarray(track["values"], dtype=float).reshape(track["frameCount"], len(names))[
+        :, names.index("headPitch_deg")]
+    frames = []
+    for a in accents:
+        lo, hi = int(a * fps), min(len(pitch), int((a + 0.4) * fps))
+        frames.append(lo + int(np.argmin(pitch[lo:hi])))
+    return frames
+
+
+@pytest.mark.timeout(90)
+def test_preview_closes_the_lips_at_a_bilabial_and_moves_the_head_at_a_pitch_accent(base_url: str) -> None:
+    asyncio.run(_head_and_lips(base_url))
+
+
+async def _show(browser: Chromium, frame: int, fps: float) -> dict[str, Any]:
+    await browser.evaluate(f"mienPreview.seek({(frame + 0.25) / fps})")
+    await browser.wait_for(f"mienPreview.lastRender.frame === {frame}", timeout_s=5)
+    return await browser.evaluate("""(() => {
+      const r = mienPreview.lastRender, nose = document.getElementById('nose').getBoundingClientRect();
+      const svg = document.getElementById('face').getBoundingClientRect();
+      return {frame: r.frame, aperture: r.aperture, head: r.head,
+              mouth: document.getElementById('mouth-inner').getBBox().height,
+              transform: document.getElementById('head').getAttribute('transform'),
+              noseX: nose.x, noseY: nose.y, scale: svg.width / 400};
+    })()""")
+
+
+async def _head_and_lips(base_url: str) -> None:
+    async with Chromium.launch(width=1280, height=860) as browser:
+        await browser.add_init_script(NO_AUDIO)
+        await browser.goto(f"{base_url}/preview")
+        await browser.wait_for("window.mienPreview && mienPreview.info", timeout_s=15)
+        transcript = (SPEECH / f"{HEAD_CLIP}.txt").read_text().strip()
+        await browser.evaluate(f"document.getElementById('transcript').value = {json.dumps(transcript)}")
+        await browser.evaluate("document.getElementById('rig').value = 'arkit52'")
+        await browser.set_files("#audio-file", [SPEECH / f"{HEAD_CLIP}.wav"])
+        await browser.click("#animate")
+        await browser.wait_for("mienPreview.state === 'ended'", timeout_s=30)
+        track = await browser.evaluate("mienPreview.track")
+        names, fps = track["channelNames"], float(track["fps"])
+        values = np.asarray(track["values"], dtype=float).reshape(track["frameCount"], len(names))
+
+        # a bilabial: the frame of the p/b/m with the least aperture shows the lips together
+        bilabials = [p for p in track["phones"] if p["phone"] in ("P", "B", "M")]
+        assert bilabials, track["phones"]
+        best = None
+        for p in bilabials:
+            for f in range(int(np.ceil(p["startS"] * fps)), int(np.floor(p["endS"] * fps)) + 1):
+                row = {n: float(values[f, i]) for i, n in enumerate(names)}
+                if best is None or aperture(row) < best[0]:
+                    best = (aperture(row), f)
+        assert best is not None
+        closed = await _show(browser, best[1], fps)
+        assert closed["aperture"] < 0.05 and closed["mouth"] < 0.05 * MOUTH_OPEN_PX, closed
+
+        # a pitch accent: the head has nodded, and the drawn face has moved with it
+        rest = await _show(browser, 0, fps)
+        frames = _accent_frames(track)
+        assert frames
+        for f in frames:
+            shown = await _show(browser, f, fps)
+            yaw, pitch, roll = (float(values[f, names.index(n)])
+                                for n in ("headYaw_deg", "headPitch_deg", "headRoll_deg"))
+            assert shown["head"]["pitch"] == pytest.approx(pitch, abs=1e-6)
+            assert shown["transform"] == (f"translate({HEAD_PX_PER_DEG * yaw:.3f} {-HEAD_PX_PER_DEG * pitch:.3f}) "
+                                          f"rotate({roll:.3f} 200 400)")
+            moved = np.hypot(shown["noseX"] - rest["noseX"], shown["noseY"] - rest["noseY"]) / shown["scale"]
+            assert moved > 1.0, (f, moved, shown["head"])  # more than a pixel of the face's 400
+        assert browser.console_errors() == []

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from mien.channels import ARKIT52, CHANNELS, EYE_ROTATION, EYE_ROTATION_LIMITS_DEG, INDEX
+from mien.channels import ARKIT52, CHANNELS, EYE_ROTATION, EYE_ROTATION_LIMITS_DEG, HEAD_ROTATION, INDEX
 from mien.errors import InvalidArgument, NotFound
 from mien.rig import RigProfile, list_rigs, load_rig, parse_rig, shipped_rig_names
 from mien.track import PhoneSegment, Track, TrackInfo
@@ -134,7 +134,8 @@ def test_every_shipped_profile_loads_and_is_cached() -> None:
 
 def test_metahuman_has_exactly_the_174_emoface_controls_in_order() -> None:
     assert len(METAHUMAN_NAMES) == 174 and len(set(METAHUMAN_NAMES)) == 174
-    assert load_rig("metahuman").channel_names == METAHUMAN_NAMES
+    # the face board's 174 controls, then the head-rotation curves the MetaHuman face AnimBP reads
+    assert load_rig("metahuman").channel_names == (*METAHUMAN_NAMES, "HeadYaw", "HeadPitch", "HeadRoll")
 
 
 def test_metahuman_controls_have_their_board_ranges() -> None:
@@ -155,10 +156,10 @@ def test_metahuman_controls_have_their_board_ranges() -> None:
 def test_vrm_and_oculus_channel_sets() -> None:
     assert set(load_rig("vrm").channel_names) == {
         "aa", "ih", "ou", "ee", "oh", "blink", "blinkLeft", "blinkRight", "happy", "angry", "sad",
-        "relaxed", "surprised", "lookUp", "lookDown", "lookLeft", "lookRight",
+        "relaxed", "surprised", "lookUp", "lookDown", "lookLeft", "lookRight", *HEAD_ROTATION,
     }
     assert load_rig("oculus15").channel_names == (
-        "sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "ih", "oh", "ou",
+        "sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "ih", "oh", "ou", *HEAD_ROTATION,
     )
 
 
@@ -349,7 +350,7 @@ def test_apply_rejects_a_track_not_on_the_internal_channels() -> None:
 
 def test_retarget_rejects_bad_shapes_and_non_finite_values() -> None:
     rig = load_rig("vrm")
-    with pytest.raises(InvalidArgument, match=r"\(frames, 56\)"):
+    with pytest.raises(InvalidArgument, match=rf"\(frames, {len(CHANNELS)}\)"):
         rig.retarget(np.zeros((3, 52), np.float32))
     bad = frame(jawOpen=float("nan"))
     with pytest.raises(InvalidArgument, match="jawOpen"):
@@ -365,7 +366,7 @@ def test_retarget_an_hour_at_60fps_is_fast() -> None:
         start = time.perf_counter()
         result = rig.retarget(values)
         best = min(best, time.perf_counter() - start)
-    assert result.shape == (216000, 174)
+    assert result.shape == (216000, 177)
     assert best < 1.0, f"1 h of 60 fps took {best:.3f} s"
 
 

@@ -167,7 +167,8 @@ def test_mouth_closes_at_end_of_audio(stub) -> None:  # type: ignore[no-untyped-
     values = np.array(last.values).reshape(last.frame_count, len(names))
     assert header.lookahead_ms <= 80
     assert values[-1, names.index("eyeYawLeft_deg")] is not None  # eye rotations are streamed too
-    assert len(names) == 56
+    assert values[-1, names.index("headPitch_deg")] is not None  # and the head
+    assert len(names) == 59
 
 
 def test_cancel_frees_the_stream(stub, server: Sidecar) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ A manifest is a YAML file (``yaml.SafeLoader`` plus line marks and a duplicate-k
       fps: 60                      # frames per second of every output (config animation.default_fps)
       rig: arkit52                 # rig of characters that do not name one
       seed: 0                      # base seed; each line's seed is derived from it and the line id
-      formats: [glb, csv, json]    # files written per line
+      formats: [glb, csv, json]    # files written per line (also: livelinkface, a Live Link Face take CSV)
       per_character_glb: false     # also characters/<id>.glb holding all its lines as named animations
       mode: auto                   # auto | aligned | recognized | neural
       emotion: neutral             # lines without an emotion (default: auto with a personality, else neutral)
@@ -69,6 +69,7 @@ from .gltf import Clip, build_glb
 
 __all__ = [
     "FORMATS",
+    "FORMAT_SUFFIX",
     "MANIFEST_VERSION",
     "MODES",
     "Character",
@@ -83,7 +84,10 @@ __all__ = [
 ]
 
 MANIFEST_VERSION = 1
-FORMATS: tuple[str, ...] = ("glb", "csv", "json")
+FORMATS: tuple[str, ...] = ("glb", "csv", "json", "livelinkface")
+FORMAT_SUFFIX: dict[str, str] = {"glb": "glb", "csv": "csv", "json": "json", "livelinkface": "livelinkface.csv"}
+"""File name ending of each format (a Live Link Face take is a .csv)."""
+DEFAULT_FORMATS: tuple[str, ...] = ("glb", "csv", "json")
 MODES: tuple[str, ...] = ("auto", "aligned", "recognized", "neural")
 Mode: TypeAlias = Literal["auto", "aligned", "recognized", "neural"]
 AUTO = "auto"
@@ -144,7 +148,7 @@ class Defaults:
     fps: float
     rig: str
     seed: int = 0
-    formats: tuple[str, ...] = FORMATS
+    formats: tuple[str, ...] = DEFAULT_FORMATS
     per_character_glb: bool = False
     mode: Mode = "auto"
     emotion: str | None = None
@@ -483,7 +487,7 @@ def _read_defaults(chk: _Checker, raw: object, line: int | None) -> Defaults | N
                 f"{_describe(rig)}", f"use one of {', '.join(shipped_rig_names())} or a path", fatal=True)
         bad = True
     seed = chk.seed(raw.get("seed", 0), _key_line(raw, "seed"), "defaults.seed", fatal=True)
-    formats_raw = raw.get("formats", list(FORMATS))
+    formats_raw = raw.get("formats", list(DEFAULT_FORMATS))
     formats: tuple[str, ...] = ()
     if (not isinstance(formats_raw, list) or not formats_raw or any(f not in FORMATS for f in formats_raw)
             or len(set(formats_raw)) != len(formats_raw)):

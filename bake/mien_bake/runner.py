@@ -47,7 +47,7 @@ from typing import Any, TextIO
 import numpy as np
 
 import mien
-from mien import AnimationOptions, Animator, EncodedAudio, LineRequest
+from mien import AnimationOptions, Animator, EncodedAudio, LineRequest, livelinkface
 from mien.channels import CHANNELS
 from mien.config import Config
 from mien.emotion import Emotion, EmotionKeyframe
@@ -67,7 +67,7 @@ from .cache import (
 )
 from .emotions import EngineFactory, resolve_emotions
 from .gltf import Clip, build_glb
-from .manifest import Character, Line, Manifest, Mode, load_manifest
+from .manifest import FORMAT_SUFFIX, Character, Line, Manifest, Mode, load_manifest
 from .progress import Progress, make_progress
 
 __all__ = [
@@ -276,11 +276,14 @@ class _Worker:
         spec = self.setup.rigs[job.character]
         request = LineRequest(
             audio=EncodedAudio(job.audio), transcript=job.transcript, emotion=job.emotion, fps=job.fps,
-            rig=spec.name if spec.shipped else _INTERNAL_RIG, seed=job.seed,
+            rig=spec.name if spec.shipped and "livelinkface" not in job.formats else _INTERNAL_RIG, seed=job.seed,
             mode=job.mode, options=job.options, request_id=job.line_id,
         )
         track = self.animator.animate(request)
-        if not spec.shipped:
+        files: dict[str, bytes] = {}
+        if "livelinkface" in job.formats:  # from the internal channels, whatever the character's rig
+            files["livelinkface"] = livelinkface.to_csv(track).encode("utf-8")
+        if not spec.shipped or (request.rig != spec.name):
             if tuple(track.channel_names) != CHANNELS:
                 raise MienError(f"the {_INTERNAL_RIG} profile no longer outputs the internal channel set, so "
                                 "user rig profiles cannot be applied; this is a Mien bug")
@@ -288,7 +291,6 @@ class _Worker:
             track = profile.apply(track)
             versions = {**track.info.versions, "rig": f"{profile.name}@{profile.version}"}
             track = dataclasses.replace(track, info=dataclasses.replace(track.info, versions=versions))
-        files: dict[str, bytes] = {}
         if "glb" in job.formats:
             mesh = self.setup.meshes.get(job.character)
             glb, _ = build_glb([Clip.from_track(track, job.line_id)], generator=f"Mien {mien.__version__}",
@@ -520,7 +522,7 @@ class _Bake:
         self.progress.log("warning", message)
 
     def expected_outputs(self, line_id: str) -> list[str]:
-        names = [f"{line_id}.{fmt}" for fmt in self.defaults.formats]
+        names = [f"{line_id}.{FORMAT_SUFFIX[fmt]}" for fmt in self.defaults.formats]
         if self.defaults.per_character_glb:
             names.append(f"{CACHE_DIR}/{_CLIPS_DIR}/{line_id}.npy")
         return names
@@ -591,7 +593,7 @@ class _Bake:
         sizes: dict[str, int] = {}
         try:
             for fmt, data in outcome.files.items():
-                name = f"{job.line_id}.{fmt}"
+                name = f"{job.line_id}.{FORMAT_SUFFIX[fmt]}"
                 atomic_write(self.out_dir / name, data, self.cache.tmp_dir)
                 sizes[name] = len(data)
             if outcome.clip is not None:

@@ -1,10 +1,10 @@
 """The `mien` command: animate files in-process, serve the sidecar, bake, live.
 
     mien animate AUDIO... [--text T | --text-file F | --transcripts auto] [--no-text] [--emotion E]
-                 [--fps 60] [--seed N] [--rig R] [--mode M] [--format csv|json] [--plot P.png] -o OUT
+                 [--fps 60] [--seed N] [--rig R] [--mode M] [--format csv|json|livelinkface] [--plot P.png] -o OUT
     mien serve [--host 127.0.0.1] [--port 50051] [--http-port 8080] [--config mien.yaml]
     mien bake MANIFEST.yaml -o OUT_DIR [...]
-    mien live [--input FILE] [--device D] [--emotion E] [--seconds S]
+    mien live [--input FILE] [--device D] [--emotion E] [--seconds S] [--live-link HOST:PORT]
 
 Exit codes: 0 success, 1 some inputs failed (the others were written), 2 usage or config errors.
 """
@@ -30,7 +30,8 @@ from .track import Track
 
 __all__ = ["main", "parse_emotion"]
 
-FORMATS = ("csv", "json")
+FORMATS = ("csv", "json", "livelinkface")
+_SUFFIX = {"csv": "csv", "json": "json", "livelinkface": "csv"}  # a Live Link Face take is a .csv
 
 
 def parse_emotion(text: str) -> EmotionInput:
@@ -98,7 +99,7 @@ def _output_path(args: argparse.Namespace, audio: Path, many: bool) -> tuple[Pat
     out = Path(args.output)
     if many:
         fmt = args.format or "csv"
-        return out / f"{audio.stem}.{fmt}", fmt
+        return out / f"{audio.stem}.{_SUFFIX[fmt]}", fmt
     fmt = args.format or out.suffix.lstrip(".").lower() or "csv"
     if fmt not in FORMATS:
         raise InvalidArgument(f"output format {fmt!r} (from {out.name}); accepted: {', '.join(FORMATS)} "
@@ -108,7 +109,12 @@ def _output_path(args: argparse.Namespace, audio: Path, many: bool) -> tuple[Pat
 
 def _write(track: Track, path: Path, fmt: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = track.to_csv() if fmt == "csv" else json.dumps(track.to_json(), separators=(",", ":"))
+    if fmt == "livelinkface":
+        from .livelinkface import to_csv
+
+        text = to_csv(track)
+    else:
+        text = track.to_csv() if fmt == "csv" else json.dumps(track.to_json(), separators=(",", ":"))
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
@@ -179,7 +185,8 @@ def _cmd_live(args: argparse.Namespace, config: Config) -> int:
     if not isinstance(emotion, Emotion):
         raise InvalidArgument("mien live takes one emotion (keyframes need a timeline)", field="emotion")
     start = StreamStart(sample_rate_hz=source.sample_rate_hz, encoding="pcm_s16le", emotion=emotion, rig=args.rig,
-                        fps=args.fps, seed=args.seed)
+                        fps=args.fps, seed=args.seed, live_link_target=args.live_link or "",
+                        live_link_subject=args.live_link_subject or "")
     session = run_live(animator.streams, source, start, seconds=args.seconds)
     print(f"\n{session.audio_s:.1f} s of audio, {session.fps:g} fps")
     return 0
@@ -202,7 +209,8 @@ def _parser() -> argparse.ArgumentParser:
     an.add_argument("--seed", type=int, default=0)
     an.add_argument("--rig", default=None, help="rig profile (default arkit52)")
     an.add_argument("--mode", choices=MODES, default="auto")
-    an.add_argument("--format", choices=FORMATS, help="output format (default: from the extension, else csv)")
+    an.add_argument("--format", choices=FORMATS, help="output format (default: from the extension, else csv); "
+                    "livelinkface = a Live Link Face take CSV (rig arkit52)")
     an.add_argument("--plot", help="also draw the mouth curves under the waveform into this PNG")
     an.add_argument("-o", "--output", required=True, help="output file, or folder with several inputs")
 
@@ -216,6 +224,10 @@ def _parser() -> argparse.ArgumentParser:
     lv.add_argument("--fps", type=float, default=None)
     lv.add_argument("--seed", type=int, default=0)
     lv.add_argument("--rig", default=None)
+    lv.add_argument("--live-link", metavar="HOST:PORT", default=None,
+                    help="also send the frames as Live Link Face UDP packets (Unreal's Live Link; e.g. "
+                         "127.0.0.1:11111); loopback unless the config sets live_link.allow_remote")
+    lv.add_argument("--live-link-subject", default=None, help="Live Link subject name (default: live_link.subject)")
 
     from mien_bake.cli import add_bake_arguments  # the offline bake (bake/mien_bake)
 

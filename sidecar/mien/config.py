@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import math
 import reprlib
 import types
@@ -37,6 +38,8 @@ from .emotion_state.store import SYNCHRONOUS_MODES
 from .errors import InvalidArgument
 from .expression import ExpressionConfig
 from .gaze import GazeConfig
+from .head import HeadConfig
+from .livelinkface import parse_target
 from .phonemes import PhonemeConfig
 
 __all__ = [
@@ -44,6 +47,7 @@ __all__ = [
     "ServerConfig",
     "LimitsConfig",
     "AnimationConfig",
+    "LiveLinkConfig",
     "NeuralConfig",
     "Config",
     "load_config",
@@ -67,23 +71,62 @@ class ServerConfig:
     tls_key_file: str = ""
     shutdown_grace_s: float = 10.0
     """On SIGTERM: in-flight requests get this long to finish."""
+    trusted_proxies: str = ""
+    """Comma-separated addresses of proxies (e.g. the nginx of docs/scaling.md) whose `x-mien-client` header names
+    the real client for the per-client limit; from any other peer the header is ignored."""
     log_level: str = "INFO"
 
 
 @dataclass(frozen=True)
 class LimitsConfig:
+    """Bounds on every request and stream, checked before the work starts; each refusal names its limit.
+
+    The defaults keep the sidecar's peak memory within 600 MB under the largest request they allow and 1.2 GB
+    under 8 at once (bench/bench_limits.py)."""
+
     max_audio_s: float = 300.0
-    max_message_bytes: int = 64 * 1024 * 1024
+    """Longest line, idle track and stream (seconds of audio)."""
+    max_message_bytes: int = 32 * 1024 * 1024
+    """Largest request message (gRPC) and HTTP body: 300 s of 48 kHz mono 16-bit PCM fits."""
     max_text_chars: int = 5000
+    """Longest transcript (characters)."""
+    max_word_chars: int = 100
+    """Longest word of a transcript (characters of one token: a run of letters, or a number)."""
+    max_words: int = 2000
+    """Most words (tokens) in a transcript."""
+    max_output_values: int = 4_000_000
+    """Most curve values (frames x channels of the rig) of one track or one whole stream: 300 s at 60 fps on
+    the 174-channel metahuman rig (3.1 M) fits; 300 s at 240 fps does not."""
+    max_emotion_keyframes: int = 1000
+    """Most emotion keyframes of one line, and of one stream (all its chunks together)."""
     max_chunk_s: float = 10.0
+    """Longest streamed audio chunk (seconds)."""
+    max_stream_message_bytes: int = 4 * 1024 * 1024
+    """Largest message of a stream (gRPC message; a WebSocket frame may be 4/3 of it plus 64 KiB, its JSON and
+    base64): a 10 s chunk of 48 kHz stereo float PCM fits."""
     max_concurrent_per_client: int = 64
+    """Requests and streams in flight per client (its TLS identity, else its address) before RESOURCE_EXHAUSTED."""
     stream_stall_timeout_s: float = 5.0
+    """A stream with no message for this long ends with DEADLINE_EXCEEDED (after the frames of its audio)."""
+    stream_audioless_timeout_s: float = 10.0
+    """A stream whose messages carry no audio samples for this long ends with DEADLINE_EXCEEDED (empty chunks do
+    not keep a stream open)."""
+    max_stream_s: float = 900.0
+    """Longest life of a stream (wall-clock seconds from its header); then it ends with DEADLINE_EXCEEDED."""
     max_stream_lag_s: float = 0.0
     """A stream whose audio falls this far behind real time (counting only the time the sidecar waited for the
     client) ends with DEADLINE_EXCEEDED; 0 = no real-time rule (the default). Enable it (e.g. 2 x the stall
     timeout) on replicas sized within their capacity (docs/scaling.md): a process past capacity receives
     messages late itself, and would then cut honest real-time clients (measured: 64 streams on 2 shared cores)."""
     max_streams: int = 128
+    """Open streams (gRPC and WebSocket together) before RESOURCE_EXHAUSTED."""
+    http_header_timeout_s: float = 10.0
+    """An HTTP connection that has not sent a whole request head (request line and headers, or a WebSocket
+    handshake) within this many seconds of opening, or of its previous response, is closed: half-sent requests
+    and idle keep-alive connections hold no socket."""
+    http_body_timeout_s: float = 60.0
+    """An HTTP request body must arrive whole within this many seconds of its head, else 408 (and the connection
+    closes)."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +146,18 @@ class NeuralConfig:
 
 
 @dataclass(frozen=True)
+class LiveLinkConfig:
+    """Sending streams as Live Link Face UDP packets (mien.livelinkface). Off unless a target is set."""
+
+    target: str = ""
+    """``HOST:PORT`` every stream also sends to ("" = only streams that ask, in their header)."""
+    allow_remote: bool = False
+    """Allow targets that are not loopback addresses (face data leaving the machine)."""
+    subject: str = "Mien"
+    """Default Live Link subject name."""
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
@@ -112,6 +167,8 @@ class Config:
     expression: ExpressionConfig = field(default_factory=ExpressionConfig)
     blinks: BlinkConfig = field(default_factory=BlinkConfig)
     gaze: GazeConfig = field(default_factory=GazeConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    live_link: LiveLinkConfig = field(default_factory=LiveLinkConfig)
     neural: NeuralConfig = field(default_factory=NeuralConfig)
     state: EmotionStateConfig = field(default_factory=EmotionStateConfig)
 
@@ -130,6 +187,15 @@ _RANGES: dict[str, tuple[float, float]] = {
     "limits.stream_stall_timeout_s": (0.1, 600),
     "limits.max_streams": (1, 10_000),
     "limits.max_stream_lag_s": (0.0, 3600.0),
+    "limits.max_word_chars": (1, 1000),
+    "limits.max_words": (1, 1_000_000),
+    "limits.max_output_values": (1000, 2**31 - 1),
+    "limits.max_emotion_keyframes": (1, 1_000_000),
+    "limits.max_stream_message_bytes": (1024, 2**31 - 1),
+    "limits.stream_audioless_timeout_s": (0.1, 3600),
+    "limits.max_stream_s": (1, 86_400),
+    "limits.http_header_timeout_s": (0.1, 600),
+    "limits.http_body_timeout_s": (0.1, 3600),
     "animation.default_fps": (1, 240),
     "animation.min_fps": (1, 240),
     "animation.max_fps": (1, 240),
@@ -162,6 +228,21 @@ _RANGES: dict[str, tuple[float, float]] = {
     "gaze.max_yaw_deg": (0, 25),
     "gaze.max_pitch_deg": (0, 20),
     "gaze.lid_follow": (0, 1),
+    "head.nod_deg": (0, 15),
+    "head.nod_duration_s": (0.1, 2),
+    "head.sway_deg": (0, 10),
+    "head.sway_time_s": (0.1, 10),
+    "head.pitch_per_semitone_deg": (0, 2),
+    "head.pitch_per_db_deg": (0, 0.5),
+    "head.phrase_tilt_deg": (0, 10),
+    "head.arousal_gain": (0, 1),
+    "head.posture_per_dominance_deg": (-10, 10),
+    "head.posture_per_valence_deg": (-10, 10),
+    "head.settle_s": (0.02, 2),
+    "head.breathing_deg": (0, 0.5),
+    "head.listening_nod_interval_s": (1, 60),
+    "head.listening_nod_deg": (0, 10),
+    "head.listening_sway_deg": (0, 5),
     "neural.threads": (1, 64),
     "state.mood_half_life_s": (0.1, 1e7),
     "state.emotion_half_life_s": (0.01, 1e7),
@@ -275,7 +356,21 @@ def _cross_checks(config: Config, source: str) -> None:
     if st.emotion_half_life_s >= st.mood_half_life_s:
         raise _fail(source, "state.emotion_half_life_s", f"{st.emotion_half_life_s:g} must be shorter than "
                     f"state.mood_half_life_s ({st.mood_half_life_s:g})")
+    ll = config.live_link
+    if ll.target:
+        try:
+            parse_target(ll.target, allow_remote=ll.allow_remote, field="live_link.target")
+        except InvalidArgument as error:
+            raise _fail(source, "live_link.target", str(error).split(": ", 1)[-1]) from None
+    if not ll.subject.strip() or len(ll.subject) > 256:
+        raise _fail(source, "live_link.subject", "must be 1 to 256 characters")
     s = config.server
+    for item in filter(None, (part.strip().strip("[]") for part in s.trusted_proxies.split(","))):
+        try:
+            ipaddress.ip_address(item)
+        except ValueError:
+            raise _fail(source, "server.trusted_proxies", f"{short_repr(item)} is not an IP address; accepted: "
+                        "comma-separated IPv4/IPv6 addresses, e.g. '127.0.0.1, ::1'") from None
     if bool(s.tls_cert_file) != bool(s.tls_key_file):
         raise _fail(source, "server.tls_cert_file", "set both tls_cert_file and tls_key_file, or neither")
 

@@ -16,6 +16,7 @@ __all__ = [
     "ResourceExhausted",
     "DeadlineExceeded",
     "Unauthenticated",
+    "Unavailable",
 ]
 
 
@@ -53,3 +54,7 @@ class DeadlineExceeded(MienError):
 
 class Unauthenticated(MienError):
     """Missing or wrong credentials."""
+
+
+class Unavailable(MienError):
+    """The service cannot serve this call now (it is shutting down): retry, on another instance."""

@@ -65,6 +65,8 @@ VISEMES: dict[str, str] = {p: v for v, ps in _VISEME_GROUPS.items() for p in ps.
 """ARPAbet phone -> Oculus/OpenXR viseme name (sil, PP, FF, TH, DD, kk, CH, SS, nn, RR, aa, E, ih, oh, ou)."""
 
 FRAME_S = 0.01
+RECOGNIZE_CHUNK_S = 30.0
+"""Recognition decodes a long line this many seconds at a time (memory bound; issue 11)."""
 
 
 def viseme_of(phone: str) -> str:
@@ -186,9 +188,13 @@ class PhoneRecognizer:
         return self.align(audio, transcript)
 
     def recognize(self, audio: Audio, reason: Sequence[str] = ()) -> PhoneTimeline:
-        """Phonetic recognition of the whole line (no transcript)."""
+        """Phonetic recognition of the whole line (no transcript), :data:`RECOGNIZE_CHUNK_S` at a time (the
+        decoder's memory grows with what it decodes at once: a 300 s line in one piece took 1.6 GB)."""
         n_frames = _n_frames(audio)
-        labels = self._recognize_frames(audio, 0, n_frames)
+        step = int(RECOGNIZE_CHUNK_S * 100)
+        labels: list[str] = []
+        for start in range(0, n_frames, step):
+            labels += self._recognize_frames(audio, start, min(n_frames, start + step))
         return PhoneTimeline(_segments(labels, {}), "recognized", tuple(reason))
 
     def align(self, audio: Audio, transcript: str) -> PhoneTimeline:

@@ -6,6 +6,7 @@
     articulate -> coarticulated mouth, jaw and tongue             (mien.articulation)
     express    -> emotion on the face, composed with speech       (mien.expression)
     blink/gaze -> seeded eyelids and eyes                         (mien.blinks, mien.gaze)
+    head       -> head yaw/pitch/roll from prosody, causal         (mien.head)
     rig        -> the requested rig profile                       (mien.rig)
 
 :class:`Animator` holds what is expensive to load (decoders, models) and is thread-safe.
@@ -26,13 +27,14 @@ import numpy as np
 
 from . import __version__
 from .articulation import SpeechStyle, articulate, loudness_db, mouth_curves
-from .audio import Audio, decode_audio, decode_pcm
+from .audio import INTERNAL_SAMPLE_RATE_HZ, Audio, decode_audio, decode_pcm, resample
 from .channels import CHANNELS
 from .config import Config
 from .emotion import EMOTIONS, VAD_ANCHORS, Emotion, EmotionKeyframe, emotion_weights
 from .errors import FailedPrecondition, InvalidArgument
 from .expression import expression_curves, speech_style
 from .eyes import STREAM_MICRO, Eyes, rng_for
+from .head import HeadMotion
 from .neural import NeuralModel
 from .phonemes import PhoneRecognizer, PhoneTimeline
 from .prosody import Emphasis, analyse, line_pitch_hz, speaking_envelope
@@ -47,12 +49,15 @@ from .request import (
     LineRequest,
     Mode,
     PcmInput,
+    check_keyframe_count,
+    check_output_size,
     check_seed,
+    check_transcript,
     resolve_auto,
     resolve_fps,
 )
 from .rig import load_rig
-from .streaming import StreamRegistry, StreamStart
+from .streaming import FrameBatch, StreamRegistry, StreamStart
 from .track import PhoneSegment, Track, TrackInfo
 
 __all__ = [
@@ -69,6 +74,17 @@ __all__ = [
 ]
 
 _AROUSAL = np.array([VAD_ANCHORS[e][1] for e in EMOTIONS])
+_VAD = np.array([VAD_ANCHORS[e] for e in EMOTIONS])
+_NEURAL_BLOCK_S = 10.0
+"""Seconds of audio an offline neural line is computed at a time (memory follows the block, not the line)."""
+
+
+def _put(values: np.ndarray, filled: int, batch: FrameBatch | None) -> int:
+    """Copy a stream batch into the line's frames; returns how many are filled."""
+    if batch is None:
+        return filled
+    values[filled:filled + len(batch.values)] = batch.values
+    return filled + len(batch.values)
 
 
 @dataclass(frozen=True)
@@ -135,9 +151,9 @@ class Animator:
             raise InvalidArgument(f"mode {request.mode!r}; accepted: {', '.join(MODES)}", field="mode")
         check_seed(request.seed)
         text = request.transcript or ""
-        if len(text) > self.config.limits.max_text_chars:
-            raise InvalidArgument(f"transcript has {len(text)} characters; the maximum is "
-                                  f"{self.config.limits.max_text_chars}", field="transcript")
+        check_transcript(text, self.config.limits)
+        if isinstance(request.emotion, tuple):
+            check_keyframe_count(len(request.emotion), self.config.limits, "emotion.keyframes")
         idle = request.idle_duration_s
         if audio is None:
             if not math.isfinite(idle) or idle <= 0:
@@ -187,12 +203,18 @@ class Animator:
             keyframes = keyframes[1:] if keyframes and keyframes[0].time_s == 0 else keyframes
         session = self.streams.open(StreamStart(
             sample_rate_hz=audio.sample_rate_hz, encoding="pcm_f32le", emotion=emotion, rig=rig, fps=fps,
-            seed=request.seed, options=request.options, request_id=request.request_id))
-        try:
-            batches = [session.push_samples(audio.samples, keyframes), session.finish()[0]]
+            seed=request.seed, options=request.options, request_id=request.request_id, live_link_default=False))
+        values = np.empty((math.floor(audio.duration_s * fps) + 1, len(session.channel_names)), dtype=np.float32)
+        filled = 0
+        try:  # block by block, as a stream would send it (the same frames): memory follows a block, not the line
+            block = int(_NEURAL_BLOCK_S * audio.sample_rate_hz)
+            for start in range(0, len(audio.samples), block):
+                batch = session.push_samples(audio.samples[start:start + block], keyframes if start == 0 else ())
+                filled = _put(values, filled, batch)
+            filled = _put(values, filled, session.finish()[0])
         finally:
             session.close()
-        values = np.concatenate([b.values for b in batches if b is not None])
+        values = values[:filled]
         info = TrackInfo(
             mode="neural", warnings=tuple(session.warnings), audio_duration_s=audio.duration_s,
             processing_ms=(time.perf_counter() - started) * 1000.0, seed=request.seed, rig=session.rig.name,
@@ -228,6 +250,8 @@ class Animator:
         fps, duration_s = self._check(request, audio)
         rig = load_rig(request.rig or self.config.animation.default_rig, allow_paths=False)
         n = math.floor(duration_s * fps) + 1
+        check_output_size(n, len(rig.channel_names), self.config.limits,
+                          field="audio" if audio is not None else "idle_duration_s")
         weights, constant = self._emotion(request, n, fps)
         if audio is not None and self._resolved_mode(request) == "neural":
             emotion = request.emotion if isinstance(request.emotion, tuple) else constant or Emotion.neutral()
@@ -237,6 +261,7 @@ class Animator:
         speech = self._speech(request, audio, fps, n)
         self._face(values, request, audio, speech, weights, fps, pitch)
         self._eyes(values, request, speech, weights, fps)
+        self._head(values, request, audio, weights, fps)
         info = TrackInfo(
             mode=speech.mode,
             warnings=speech.warnings,
@@ -279,6 +304,18 @@ class Animator:
                     blink_scale=request.options.blink_scale, gaze_scale=request.options.gaze_scale)
         eyes.pause_onsets(speech.pause_onsets_s)
         eyes.render(values, 0, speech.speaking, weights @ _AROUSAL)
+
+    def _head(self, values: np.ndarray, request: LineRequest, audio: Audio | None, weights: np.ndarray,
+              fps: float) -> None:
+        """Head motion from the line's audio (the same causal stage a stream runs), or listening motion."""
+        head = HeadMotion(request.seed, fps, self.config.head, scale=request.options.head_motion_scale,
+                          listening=audio is None)
+        if audio is not None:
+            samples = audio.samples
+            if audio.sample_rate_hz != INTERNAL_SAMPLE_RATE_HZ:
+                samples = resample(samples, audio.sample_rate_hz, INTERNAL_SAMPLE_RATE_HZ)
+            head.feed(samples)
+        head.render(values, 0, weights @ _VAD)
 
     def animate_many(self, requests: Sequence[LineRequest]) -> list[Track]:
         return [self.animate(r) for r in requests]

@@ -42,6 +42,11 @@ class Prosody:
     emphasis: tuple[Emphasis, ...]
 
 
+_PITCH_BLOCK_FRAMES = 1000
+"""Frames (10 s) of the YIN track computed at a time: its work arrays are frames x FFT size, so a whole 5-minute
+line at once would take hundreds of MB."""
+
+
 def pitch_hz(samples: np.ndarray, sample_rate_hz: int) -> np.ndarray:
     """YIN F0 track every 10 ms (0 where unvoiced or silent)."""
     hop = int(_HOP_S * sample_rate_hz)
@@ -49,9 +54,31 @@ def pitch_hz(samples: np.ndarray, sample_rate_hz: int) -> np.ndarray:
     n = max(0, (len(samples) - win) // hop + 1)
     if n == 0:
         return np.zeros(int(np.ceil(len(samples) / hop)))
-    idx = np.arange(win)[None, :] + hop * np.arange(n)[:, None]
-    frames = samples[idx].astype(np.float64)
-    energy = (frames**2).mean(axis=1)
+    blocks = range(0, n, _PITCH_BLOCK_FRAMES)
+    energy = np.concatenate([_frame_energy(samples, hop, win, first, min(_PITCH_BLOCK_FRAMES, n - first))
+                             for first in blocks])
+    loud = energy > 1e-3 * energy.max() if energy.max() > 0 else np.zeros(n, dtype=bool)
+    f0 = np.concatenate([_yin(samples, sample_rate_hz, hop, win, first, loud[first:first + _PITCH_BLOCK_FRAMES])
+                         for first in blocks])
+    pad = int(np.ceil(len(samples) / hop)) - n
+    return np.concatenate([np.zeros(win // (2 * hop)), f0, np.zeros(max(0, pad - win // (2 * hop)))])[
+        : int(np.ceil(len(samples) / hop))
+    ]
+
+
+def _frames(samples: np.ndarray, hop: int, win: int, first: int, count: int) -> np.ndarray:
+    idx = np.arange(win)[None, :] + hop * (first + np.arange(count))[:, None]
+    return samples[idx].astype(np.float64)
+
+
+def _frame_energy(samples: np.ndarray, hop: int, win: int, first: int, count: int) -> np.ndarray:
+    return np.asarray((_frames(samples, hop, win, first, count) ** 2).mean(axis=1))
+
+
+def _yin(samples: np.ndarray, sample_rate_hz: int, hop: int, win: int, first: int, loud: np.ndarray) -> np.ndarray:
+    """F0 of the ``len(loud)`` frames from frame ``first`` (``loud``: the frames loud enough to have a pitch)."""
+    n = len(loud)
+    frames = _frames(samples, hop, win, first, n)
     max_lag = int(sample_rate_hz / _F0_MIN_HZ)
     min_lag = int(sample_rate_hz / _F0_MAX_HZ)
     half = win - max_lag
@@ -72,16 +99,15 @@ def pitch_hz(samples: np.ndarray, sample_rate_hz: int) -> np.ndarray:
     cmnd = np.ones_like(diff)
     cmnd[:, 1:] = diff[:, 1:] / np.maximum(cum, 1e-12)
     f0 = np.zeros(n)
-    loud = energy > 1e-3 * energy.max() if energy.max() > 0 else np.zeros(n, dtype=bool)
     search = cmnd[:, min_lag:]
     below = search < _YIN_THRESHOLD
     has = below.any(axis=1) & loud
     # the dip: the minimum of the first run of lags below the threshold
     pos = np.arange(search.shape[1])[None, :]
-    first = np.argmax(below, axis=1)[:, None]
-    after_run = (pos >= first) & ~below
+    first_below = np.argmax(below, axis=1)[:, None]
+    after_run = (pos >= first_below) & ~below
     run_end = np.where(after_run.any(axis=1), np.argmax(after_run, axis=1), search.shape[1])[:, None]
-    dip = np.argmin(np.where((pos >= first) & (pos < run_end), search, np.inf), axis=1) + min_lag
+    dip = np.argmin(np.where((pos >= first_below) & (pos < run_end), search, np.inf), axis=1) + min_lag
     # parabolic refinement around the dip
     rows = np.arange(n)
     inner = (dip >= 1) & (dip < max_lag)
@@ -91,10 +117,7 @@ def pitch_hz(samples: np.ndarray, sample_rate_hz: int) -> np.ndarray:
     denom = a_ - 2.0 * b_ + c_
     shift = np.where(inner & (np.abs(denom) > 1e-12), 0.5 * (a_ - c_) / np.where(denom == 0, 1.0, denom), 0.0)
     f0[has] = sample_rate_hz / (dip[has] + shift[has])
-    pad = int(np.ceil(len(samples) / hop)) - n
-    return np.concatenate([np.zeros(win // (2 * hop)), f0, np.zeros(max(0, pad - win // (2 * hop)))])[
-        : int(np.ceil(len(samples) / hop))
-    ]
+    return f0
 
 
 def _loudness_10ms(samples: np.ndarray, sample_rate_hz: int) -> np.ndarray:
@@ -169,4 +192,7 @@ def speaking_envelope(
             speaking[(t >= p.start_s) & (t < p.end_s)] = 1.0
     ramp = max(1, int(0.1 * fps))
     kernel = np.ones(ramp) / ramp
-    return np.clip(np.convolve(speaking, kernel, mode="same"), 0.0, 1.0)
+    # the centred part of the full convolution, n_frames long (mode="same" returns len(kernel) values when the
+    # line is shorter than the ramp: a 1-sample line)
+    start = (ramp - 1) // 2
+    return np.clip(np.convolve(speaking, kernel)[start:start + n_frames], 0.0, 1.0)

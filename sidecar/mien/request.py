@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from .audio import Audio
-from .config import AnimationConfig
+from .config import AnimationConfig, LimitsConfig
 from .emotion import Emotion, EmotionKeyframe
 from .errors import FailedPrecondition, InvalidArgument
 from .track import PhoneSegment
@@ -25,10 +26,16 @@ __all__ = [
     "EmotionSource",
     "resolve_fps",
     "check_seed",
+    "check_transcript",
+    "check_output_size",
+    "check_keyframe_count",
     "resolve_auto",
 ]
 
 CONTRACT_VERSION = "mien.v1"
+_WORD = re.compile(r"[^\W_]+(?:[,.'’]+[^\W_]+)*")
+"""A word as the limits count it: a run of letters and digits, with the commas, points and apostrophes inside
+it ("1,000,000", "don't"): never shorter than a word the aligner sees."""
 MODES = ("auto", "aligned", "recognized", "neural")
 Mode = Literal["auto", "aligned", "recognized", "neural"]
 
@@ -69,9 +76,12 @@ class AnimationOptions:
     gaze_scale: float = 1.0
     speech_style_scale: float = 1.0
     micro_motion_scale: float = 1.0
+    head_motion_scale: float = 1.0
+    """Head motion from prosody (0 = the head stays still)."""
 
     def __post_init__(self) -> None:
-        for name in ("expression_scale", "blink_scale", "gaze_scale", "speech_style_scale", "micro_motion_scale"):
+        for name in ("expression_scale", "blink_scale", "gaze_scale", "speech_style_scale", "micro_motion_scale",
+                     "head_motion_scale"):
             v = getattr(self, name)
             if not isinstance(v, int | float) or not math.isfinite(v) or not 0.0 <= v <= 2.0:
                 raise InvalidArgument(f"options.{name} = {v!r}; accepted: 0 to 2 (0 = off, 1 = default)",
@@ -125,3 +135,42 @@ def resolve_auto(emotion: AutoEmotion, source: EmotionSource | None, npc_field: 
     if source is None:
         raise FailedPrecondition("emotion auto: this sidecar has no emotion-state service", field="emotion")
     return source.current_emotion(emotion.npc_id, emotion.game_time_s)
+
+
+def check_transcript(text: str, limits: LimitsConfig, field: str = "transcript") -> None:
+    """Characters, words and the longest word of a transcript against the limits (before any alignment: a word
+    of thousands of letters would cost seconds of CPU in the aligner)."""
+    if len(text) > limits.max_text_chars:
+        raise InvalidArgument(f"{field} has {len(text)} characters; the maximum is {limits.max_text_chars} "
+                              "(limits.max_text_chars)", field=field)
+    words = 0
+    for match in _WORD.finditer(text):
+        words += 1
+        word = match.group(0)
+        if len(word) > limits.max_word_chars:
+            raise InvalidArgument(f"{field} has a word of {len(word)} characters ({word[:20]!r}...); the maximum "
+                                  f"is {limits.max_word_chars} (limits.max_word_chars)", field=field)
+    if words > limits.max_words:
+        raise InvalidArgument(f"{field} has {words} words; the maximum is {limits.max_words} "
+                              "(limits.max_words); split the line", field=field)
+
+
+def check_output_size(frames: int, channels: int, limits: LimitsConfig, what: str = "the track",
+                      field: str = "audio") -> None:
+    """A track (or a whole stream) of ``frames`` x ``channels`` values, against ``limits.max_output_values``."""
+    values = frames * channels
+    if values > limits.max_output_values:
+        most_frames = limits.max_output_values // max(channels, 1)
+        raise InvalidArgument(
+            f"{what} would have {frames} frames x {channels} channels = {values} values; the maximum is "
+            f"{limits.max_output_values} (limits.max_output_values): at most {most_frames} frames on this rig; "
+            "lower fps, use a rig with fewer channels, or split the line", field=field)
+
+
+def check_keyframe_count(count: int, limits: LimitsConfig, field: str, *, already: int = 0) -> None:
+    """Emotion keyframes of one line, or of one stream so far (``already``) plus one chunk's ``count``."""
+    if already + count > limits.max_emotion_keyframes:
+        where = (f"this stream already has {already} and a chunk adds {count}" if already else f"{count} given")
+        raise InvalidArgument(f"{field}: too many emotion keyframes ({where}); the maximum is "
+                              f"{limits.max_emotion_keyframes} per line and per stream "
+                              "(limits.max_emotion_keyframes)", field=field)

@@ -28,13 +28,25 @@ from .emotion import EMOTIONS, VAD_ANCHORS, Emotion, EmotionKeyframe
 from .errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 from .expression import MicroMotion, micro_amount
 from .eyes import STREAM_MICRO, Eyes, rng_for
+from .head import HeadMotion
+from .livelinkface import LiveLinkFaceSender, parse_target
 from .neural import NeuralModel, NeuralStream
-from .request import AnimationOptions, AutoEmotion, EmotionSource, check_seed, resolve_auto, resolve_fps
+from .request import (
+    AnimationOptions,
+    AutoEmotion,
+    EmotionSource,
+    check_keyframe_count,
+    check_output_size,
+    check_seed,
+    resolve_auto,
+    resolve_fps,
+)
 from .rig import RigProfile, load_rig
 
 __all__ = ["StreamStart", "FrameBatch", "StreamSummary", "StreamSession", "StreamRegistry", "SpeechActivity"]
 
 _AROUSAL = np.array([VAD_ANCHORS[e][1] for e in EMOTIONS])
+_VAD = np.array([VAD_ANCHORS[e] for e in EMOTIONS])
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,12 @@ class StreamStart:
     seed: int = 0
     options: AnimationOptions = field(default_factory=AnimationOptions)
     request_id: str = ""
+    live_link_target: str = ""
+    """``HOST:PORT`` to also send the frames to as Live Link Face UDP packets ("" = the config's, usually off)."""
+    live_link_subject: str = ""
+    """The Live Link subject name ("" = the config's ``live_link.subject``)."""
+    live_link_default: bool = True
+    """Whether the config's ``live_link.target`` applies when ``live_link_target`` is empty (not for offline lines)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +83,8 @@ class _Settings:
     seed: int
     options: AnimationOptions
     request_id: str
+    live_link: tuple[str, int] | None = None
+    live_link_subject: str = ""
 
 
 @dataclass(frozen=True)
@@ -177,6 +197,9 @@ class StreamSession:
                           gaze_config=registry.config.gaze, blink_scale=start.options.blink_scale,
                           gaze_scale=start.options.gaze_scale)
         self._micro = MicroMotion(rng_for(start.seed, STREAM_MICRO))
+        self._head = HeadMotion(start.seed, start.fps, registry.config.head, scale=start.options.head_motion_scale)
+        self._live_link = (LiveLinkFaceSender(*start.live_link, start.fps, subject=start.live_link_subject)
+                           if start.live_link else None)
         self._model_frames = np.zeros((0, len(self.meta.channels)), dtype=np.float32)
         self._model_first = 0  # model frame index of _model_frames[0]
         self._audio = np.zeros(0, dtype=np.float64)  # 16 kHz audio kept for the activity levels
@@ -189,6 +212,8 @@ class StreamSession:
         self.warnings: list[str] = []
         self._pending: list[np.ndarray] = []  # added, not yet flushed (internal-rate samples)
         self._pending_s = 0.0
+        self.keyframes = 0
+        """Emotion keyframes taken so far (limits.max_emotion_keyframes bounds the stream's total)."""
 
     @property
     def fps(self) -> float:
@@ -236,10 +261,22 @@ class StreamSession:
         if self.audio_s + self._pending_s + seconds > limits.max_audio_s:
             raise InvalidArgument(f"stream audio exceeds the maximum of {limits.max_audio_s:g} s",
                                   field="audio.data")
+        self.check_output(self.audio_s + self._pending_s + seconds)
+        self.check_keyframes(len(keyframes))
         decoded = self._decode(data)  # checks first, state changes after: a bad chunk changes nothing
         self._emotion.add(keyframes, self._sent / self.fps)
+        self.keyframes += len(keyframes)
         self._pending.append(self._resampler.push(decoded))
         self._pending_s += seconds
+
+    def check_output(self, audio_s: float) -> None:
+        """The frames of ``audio_s`` seconds of stream audio on this rig, against ``limits.max_output_values``."""
+        check_output_size(math.floor(audio_s * self.fps) + 1, len(self.channel_names), self._registry.config.limits,
+                          what="the stream", field="audio.data")
+
+    def check_keyframes(self, count: int) -> None:
+        """A chunk's ``count`` emotion keyframes against what the stream may still take (before converting them)."""
+        check_keyframe_count(count, self._registry.config.limits, "audio.emotion_keyframes", already=self.keyframes)
 
     def flush(self) -> FrameBatch | None:
         """The frames the chunks added since the last flush complete (or None)."""
@@ -271,6 +308,10 @@ class StreamSession:
         self._pending.clear()
         self._pending_s = 0.0
         batch = self._consume(np.concatenate(pending), final=True)
+        if self._live_link is not None and self._live_link.errors:
+            ll = self._live_link
+            self.warnings.append(f"live link: {ll.errors} of {ll.errors + ll.sent} frames could not be sent "
+                                 f"({ll.last_error})")
         return batch, StreamSummary(self._sent, self.audio_s, tuple(self.warnings))
 
     # ---------------------------------------------------------------- compute
@@ -282,6 +323,7 @@ class StreamSession:
 
     def _consume(self, samples: np.ndarray, *, final: bool) -> FrameBatch | None:
         self._audio = np.concatenate([self._audio, samples.astype(np.float64)])
+        self._head.feed(samples)
         curves = (self._neural.finish(self._emotion_of) if final else self._neural.push(samples, self._emotion_of))
         if len(curves):
             self._model_frames = np.concatenate([self._model_frames, curves])
@@ -315,9 +357,13 @@ class StreamSession:
         for onset, known in onsets:
             self._eyes.pause_onsets([onset], known)
         self._eyes.render(values, first, speaking, weights @ _AROUSAL)
+        self._head.render(values, first, weights @ _VAD)
         blend = slice(0, len(ARKIT52))
         values[:, blend] = np.minimum(np.maximum(values[:, blend], 0.0), 1.0)
-        return FrameBatch(first, self.rig.retarget(values.astype(np.float32)))
+        out = values.astype(np.float32)
+        if self._live_link is not None:
+            self._live_link.send(out, first)
+        return FrameBatch(first, self.rig.retarget(out))
 
     def _levels(self, times_s: np.ndarray) -> np.ndarray:
         """30 ms RMS level (dBFS) around each time, from the audio kept."""
@@ -345,6 +391,8 @@ class StreamSession:
         """Free the session (idempotent): called on end, error and cancellation."""
         if not self._closed:
             self._closed = True
+            if self._live_link is not None:
+                self._live_link.close()
             self._registry._release(self)
 
 
@@ -403,8 +451,15 @@ class StreamRegistry:
         if isinstance(emotion, AutoEmotion):
             emotion = resolve_auto(emotion, self.emotion_source, "header.npc_id")
         rig = load_rig(start.rig or a.default_rig, allow_paths=False)
+        ll = self.config.live_link
+        target = start.live_link_target or (ll.target if start.live_link_default else "")
+        live_link = (parse_target(target, allow_remote=ll.allow_remote, field="header.live_link_target")
+                     if target else None)
+        if len(start.live_link_subject) > 256:
+            raise InvalidArgument(f"header.live_link_subject has {len(start.live_link_subject)} characters; "
+                                  "accepted: up to 256", field="header.live_link_subject")
         return _Settings(start.sample_rate_hz, start.encoding, start.channels, emotion, rig, fps, seed,
-                         start.options, start.request_id)
+                         start.options, start.request_id, live_link, start.live_link_subject or ll.subject)
 
     def open(self, start: StreamStart) -> StreamSession:
         """Validate the header and open a session (RESOURCE_EXHAUSTED past ``limits.max_streams``)."""

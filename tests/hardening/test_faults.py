@@ -16,6 +16,7 @@ import asyncio
 import base64
 import csv
 import io
+import itertools
 import json
 import signal
 import sqlite3
@@ -43,6 +44,8 @@ from .conftest import Hardened
 from .harness import FACE, REPO, MienProcess, speech_bytes, speech_pcm16, wait_until
 
 HEADER = fa.StreamAnimateRequest(header=fa.StreamHeader(sample_rate_hz=16000))
+LOOPBACK = "127.0.0.1"
+"""The per-client key of the test clients: their address."""
 
 
 def _paced(pcm: bytes, chunk_ms: int = 40, forever: bool = True) -> Iterator[fa.StreamAnimateRequest]:
@@ -85,14 +88,14 @@ class _Logs:
 def test_grpc_cancel_frees_the_stream_and_the_client_slot(hardened: Hardened) -> None:
     sidecar = hardened.sidecar
     assert sidecar.streams is not None
-    call = hardened.face.StreamAnimate(_paced(speech_pcm16()), metadata=(("x-mien-client", "canceller"),))
+    call = hardened.face.StreamAnimate(_paced(speech_pcm16()))
     for i, _ in enumerate(call):
         if i == 5:
             assert sidecar.streams.active == 1
             call.cancel()
             break
     assert wait_until(lambda: sidecar.streams.active == 0, 5.0), "the cancelled stream is still open"
-    assert wait_until(lambda: "canceller" not in sidecar.limiter._inflight, 5.0), sidecar.limiter._inflight
+    assert wait_until(lambda: sidecar.limiter.in_flight(LOOPBACK) == 0, 5.0), sidecar.limiter._inflight
 
 
 def test_websocket_close_frees_the_stream(hardened: Hardened) -> None:
@@ -102,8 +105,7 @@ def test_websocket_close_frees_the_stream(hardened: Hardened) -> None:
 
     async def run() -> None:
         async with aiohttp.ClientSession() as session:
-            ws = await session.ws_connect(f"{hardened.ws_base}/{FACE}/StreamAnimate",
-                                          headers={"X-Mien-Client": "ws-closer"})
+            ws = await session.ws_connect(f"{hardened.ws_base}/{FACE}/StreamAnimate")
             await ws.send_str(json.dumps({"header": {"sampleRateHz": 16000}}))
             for i in range(10):
                 chunk = base64.b64encode(pcm[i * 1280:(i + 1) * 1280]).decode()
@@ -115,7 +117,7 @@ def test_websocket_close_frees_the_stream(hardened: Hardened) -> None:
 
     asyncio.run(run())
     assert wait_until(lambda: sidecar.streams.active == 0, 5.0)
-    assert wait_until(lambda: "ws-closer" not in sidecar.limiter._inflight, 5.0)
+    assert wait_until(lambda: sidecar.limiter.in_flight(LOOPBACK) == 0, 5.0)
 
 
 _VANISHING_CLIENT = """
@@ -158,7 +160,7 @@ def test_a_cancelled_stream_is_logged_as_cancelled(hardened: Hardened) -> None:
     """A player quitting mid-line is routine: one request log line with status=CANCELLED, no ERROR, no traceback."""
     with _Logs() as logs:
         for _ in range(3):
-            call = hardened.face.StreamAnimate(_paced(speech_pcm16()), metadata=(("x-mien-client", "quitter"),))
+            call = hardened.face.StreamAnimate(_paced(speech_pcm16()))
             for i, _ in enumerate(call):
                 if i == 3:
                     call.cancel()
@@ -166,7 +168,7 @@ def test_a_cancelled_stream_is_logged_as_cancelled(hardened: Hardened) -> None:
             assert hardened.sidecar.streams is not None
             assert wait_until(lambda: hardened.sidecar.streams.active == 0, 5.0)
         time.sleep(0.5)
-    lines = [line for line in logs.lines if "StreamAnimate" in line and "client=quitter" in line]
+    lines = [line for line in logs.lines if "StreamAnimate" in line and f"client={LOOPBACK}" in line]
     assert len(lines) == 3 and all("status=CANCELLED" in line for line in lines), lines
     assert "unexpected error" not in logs.text() and "Traceback" not in logs.text(), logs.text()[-3000:]
 
@@ -221,11 +223,12 @@ def sigterm(toy_model: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
         streaming = threading.Event()
 
         def stream() -> None:
-            responses = 0
+            received: list[fa.StreamAnimateResponse] = []
+            results["stream_messages"] = received
             try:
-                for _ in face.StreamAnimate(_paced(speech_pcm16()), timeout=60):
-                    responses += 1
-                    if responses == 3:
+                for response in face.StreamAnimate(_paced(speech_pcm16()), timeout=60):
+                    received.append(response)
+                    if len(received) == 3:
                         streaming.set()
                 results["stream"] = ("OK", "")
             except grpc.RpcError as error:
@@ -290,10 +293,24 @@ def sigterm(toy_model: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
 def test_sigterm_drains_grpc_within_the_grace(sigterm: dict[str, Any]) -> None:
     assert sigterm["new_call"] == "UNAVAILABLE", sigterm["new_call"]
     assert sigterm["unary"][0] == "OK", sigterm["unary"]
-    assert sigterm["stream"][0] in {"UNAVAILABLE", "CANCELLED"}, sigterm["stream"]
     assert sigterm["stream_s"] <= GRACE_S + 3.0
     assert sigterm["exit_code"] == 0, sigterm["log"][-3000:]
     assert sigterm["exit_s"] <= GRACE_S + 5.0, sigterm["exit_s"]
+
+
+def test_sigterm_ends_grpc_streams_with_their_frames_end_and_unavailable(sigterm: dict[str, Any]) -> None:
+    """An open StreamAnimate, still sending at the end of the grace, gets the frames of the audio it sent, its
+    StreamEnd (with a warning), then UNAVAILABLE naming the shutdown: as the WebSocket path does."""
+    code, details = sigterm["stream"]
+    assert code == "UNAVAILABLE" and "shutting down" in details, sigterm["stream"]
+    kinds = [m.WhichOneof("message") for m in sigterm["stream_messages"]]
+    assert kinds[0] == "header" and kinds[-1] == "end" and kinds.count("end") == 1, kinds
+    frames = [m.frames for m in sigterm["stream_messages"] if m.WhichOneof("message") == "frames"]
+    assert frames and all(b.first_frame == a.first_frame + a.frame_count for a, b in itertools.pairwise(frames))
+    end = sigterm["stream_messages"][-1].end
+    assert end.frame_count == frames[-1].first_frame + frames[-1].frame_count
+    assert any("shutting down" in w for w in end.warnings), end.warnings
+    assert sigterm["stream_s"] >= GRACE_S - 1.0, "the stream was ended before its grace"
 
 
 def test_sigterm_ends_websocket_streams_with_a_status(sigterm: dict[str, Any]) -> None:

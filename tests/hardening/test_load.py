@@ -44,7 +44,7 @@ SLACK_MS = 30.0
 def server(toy_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MienProcess]:
     config = {"server": {"http_port": -1, "log_level": "WARNING"},
               "limits": {"stream_stall_timeout_s": STALL_TIMEOUT_S, "max_stream_lag_s": MAX_LAG_S,
-                         "max_streams": 3 * STREAMS + 16},
+                         "max_streams": 3 * STREAMS + 16, "max_concurrent_per_client": 3 * STREAMS + 16},
               "neural": {"model": str(toy_model)}}
     with MienProcess(tmp_path_factory.mktemp("load"), config) as process:
         yield process

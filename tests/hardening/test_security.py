@@ -308,7 +308,8 @@ def test_per_request_limits_audio_seconds_message_bytes_text_length(secured: Sid
 
 
 def test_per_client_concurrency_limit(secured: Sidecar) -> None:
-    """Streams hold a slot while open: the client's next call (gRPC or HTTP) is refused, others are not."""
+    """Streams hold a slot while open: the client's next call (gRPC or HTTP) is refused, whatever `x-mien-client`
+    it sends; a client at another address is not."""
     greedy = (*_bearer(), ("x-mien-client", "greedy"))
     stop = threading.Event()
     pcm = speech_pcm16()
@@ -331,20 +332,25 @@ def test_per_client_concurrency_limit(secured: Sidecar) -> None:
         try:
             assert secured.streams is not None
             assert wait_until(lambda: secured.streams.active == PER_CLIENT, 10)
-            with pytest.raises(grpc.RpcError) as err:
-                face.Describe(fa.DescribeRequest(), metadata=greedy, timeout=10)
-            assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-            assert f"already has {PER_CLIENT} requests in flight" in (err.value.details() or "")
-            status, body, _ = _post(f"http://127.0.0.1:{secured.http_port}/{FACE}/Describe", {},
-                                    {"Authorization": f"Bearer {TOKEN}", "X-Mien-Client": "greedy"})
-            assert status == 429 and body["code"] == "resource_exhausted", body
-            other = face.Describe(fa.DescribeRequest(), metadata=(*_bearer(), ("x-mien-client", "polite")), timeout=10)
-            assert other.versions
+            for metadata in (greedy, (*_bearer(), ("x-mien-client", "polite")), _bearer()):
+                with pytest.raises(grpc.RpcError) as err:
+                    face.Describe(fa.DescribeRequest(), metadata=metadata, timeout=10)
+                assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, metadata
+                assert f"already has {PER_CLIENT} requests in flight" in (err.value.details() or "")
+            for header in ("greedy", "polite"):
+                status, body, _ = _post(f"http://127.0.0.1:{secured.http_port}/{FACE}/Describe", {},
+                                        {"Authorization": f"Bearer {TOKEN}", "X-Mien-Client": header})
+                assert status == 429 and body["code"] == "resource_exhausted", body
+            outside = _outside_address()
+            if outside is not None:  # another address is another client
+                with grpc.insecure_channel(f"{outside}:{secured.grpc_port}") as other:
+                    assert fa_grpc.FaceAnimationStub(other).Describe(fa.DescribeRequest(), metadata=_bearer(),
+                                                                     timeout=10).versions
         finally:
             stop.set()
             for t in threads:
                 t.join(30)
-    assert wait_until(lambda: "greedy" not in secured.limiter._inflight, 5)
+    assert wait_until(lambda: secured.limiter.in_flight("127.0.0.1") == 0, 5)
     with grpc.insecure_channel(f"127.0.0.1:{secured.grpc_port}") as channel:
         assert fa_grpc.FaceAnimationStub(channel).Describe(fa.DescribeRequest(), metadata=greedy, timeout=10).versions
 

@@ -18,16 +18,19 @@ import json
 import pkgutil
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import grpc
+import numpy as np
 from google.protobuf import descriptor_pool, json_format, message_factory
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 from loguru import logger
 
 from ..errors import InvalidArgument
+from .identity import printable
 from .status import INTERNAL, STATUS
 
 __all__ = [
@@ -39,6 +42,7 @@ __all__ = [
     "discover_routes",
     "http_status",
     "message_json",
+    "message_json_chunks",
     "parse_request",
 ]
 
@@ -294,8 +298,19 @@ _REWRITES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = 
     (re.compile(r"'(\w+)' object is not iterable"),
      lambda m: f"expected a JSON object or array, got a JSON {_JSON_TYPES.get(m[1], m[1])}"),
     (re.compile(r"Invalid enum value (.*) for enum type ([\w.]+)"),
-     lambda m: f"{m[1]} is not a value of {m[2]}; accepted: {_enum_names(m[2])}"),
+     lambda m: f"{_bounded(m[1])} is not a value of {m[2]}; accepted: {_enum_names(m[2])}"),
+    (re.compile(r"invalid literal for int\(\) with base 10: (.*)", re.S),
+     lambda m: f"expected an integer (a JSON number, or a string of digits), got {_bounded(m[1])}"),
+    (re.compile(r"Couldn't parse (float|integer): (.*)", re.S),
+     lambda m: f"Couldn't parse {m[1]}: {_bounded(m[2])}"),
 )
+_ECHO_CHARS = 60
+"""The most characters of a client's value an error message repeats."""
+
+
+def _bounded(text: str, limit: int = _ECHO_CHARS) -> str:
+    """A client's value as an error message repeats it: at most ``limit`` characters, non-printables escaped."""
+    return printable(text, limit)
 
 
 def _enum_names(full_name: str) -> str:
@@ -310,13 +325,74 @@ class _DuplicateKey(ValueError):
     pass
 
 
+class _BadKey(ValueError):
+    pass
+
+
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
             raise _DuplicateKey(key)
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _BadKey(key) from None
         result[key] = value
     return result
+
+
+def _json_int(text: str) -> int | float:
+    """A JSON integer; one longer than any 64-bit integer becomes a float (infinite past 1e308), so that the field
+    it is given to refuses it by name (Python's int() refuses more than 4300 digits, float() overflows)."""
+    if len(text) <= 24:
+        return int(text)
+    try:
+        return float(text)
+    except OverflowError:
+        return float("-inf") if text.startswith("-") else float("inf")
+
+
+_BASE64 = re.compile(r"[A-Za-z0-9+/\-_\s]*={0,2}\s*")
+
+
+def _check_message(data: dict[str, Any], descriptor: Descriptor, path: str) -> None:
+    """What json_format lets through but the proto3 JSON mapping does not: a JSON boolean given to a number
+    field (json_format reads true as 1) and a bytes field that is not base64 (json_format drops the other
+    characters). Unknown fields are left to json_format, which names them."""
+    for key, value in data.items():
+        field = descriptor.fields_by_camelcase_name.get(key) or descriptor.fields_by_name.get(key)
+        if field is None or value is None:
+            continue
+        where = f"{path}.{key}" if path else key
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            if isinstance(value, dict):
+                value_field = field.message_type.fields_by_name["value"]
+                for k, v in value.items():
+                    _check_value(v, value_field, f"{where}[{_bounded(k)}]")
+        elif field.is_repeated:
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    _check_value(item, field, f"{where}[{i}]")
+        else:
+            _check_value(value, field, where)
+
+
+def _check_value(value: Any, field: FieldDescriptor, path: str) -> None:
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        if isinstance(value, dict) and field.message_type.full_name.startswith("mien."):
+            _check_message(value, field.message_type, path)
+    elif field.type == FieldDescriptor.TYPE_BOOL:
+        return
+    elif isinstance(value, bool):
+        raise InvalidArgument(f"field {path}: expected a {'string' if field.type in _TEXT_TYPES else 'number'}, "
+                              "got a JSON boolean", field=path)
+    elif field.type == FieldDescriptor.TYPE_BYTES and isinstance(value, str) and not _BASE64.fullmatch(value):
+        raise InvalidArgument(f"field {path}: not base64 (RFC 4648, standard or URL-safe alphabet); bytes fields "
+                              "take base64 text", field=path)
+
+
+_TEXT_TYPES = (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES, FieldDescriptor.TYPE_ENUM)
 
 
 def _explain(error: str) -> tuple[str, str]:
@@ -334,8 +410,9 @@ def _explain(error: str) -> tuple[str, str]:
     if missing:
         available = _AVAILABLE.search(reason)
         accepted = ", ".join(f.strip(" '") for f in available[1].split(",")) if available else ""
-        path = f"{path}.{missing[2]}" if path else missing[2]
-        reason = f"unknown field {missing[2]!r} in {missing[1]}" + (f"; accepted: {accepted}" if accepted else "")
+        key = _bounded(missing[2])
+        path = f"{path}.{key}" if path else key
+        reason = f"unknown field {key!r} in {missing[1]}" + (f"; accepted: {accepted}" if accepted else "")
     for pattern, rewrite in _REWRITES:
         reason = pattern.sub(rewrite, reason)
     return path or "(body)", reason.strip().rstrip(".")
@@ -347,10 +424,14 @@ def parse_request(text: str | bytes, message_type: type[Message]) -> Message:
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8")  # JSON on the wire is UTF-8 (RFC 8259); no guessing of UTF-16/32
-        data = json.loads(text or "{}", object_pairs_hook=_no_duplicates)
+        data = json.loads(text or "{}", object_pairs_hook=_no_duplicates, parse_int=_json_int)
     except _DuplicateKey as error:
-        raise InvalidArgument(f"{name}: field {error.args[0]!r} appears twice in the JSON object",
-                              field=str(error.args[0])) from None
+        key = _bounded(str(error.args[0]))
+        raise InvalidArgument(f"{name}: field {key!r} appears twice in the JSON object", field=key) from None
+    except _BadKey as error:
+        key = _bounded(str(error.args[0]))
+        raise InvalidArgument(f"{name}: the field name {key!r} is not valid Unicode text (a lone surrogate)",
+                              field=key) from None
     except json.JSONDecodeError as error:
         raise InvalidArgument(f"{name}: the body is not valid JSON: {error.msg} at line {error.lineno} column "
                               f"{error.colno}", field="(body)") from None
@@ -362,17 +443,71 @@ def parse_request(text: str | bytes, message_type: type[Message]) -> Message:
         kind = _JSON_TYPES.get(type(data).__name__, type(data).__name__)
         raise InvalidArgument(f"{name}: the body must be a JSON object (the proto3 JSON of {name}), got a JSON {kind}",
                               field="(body)")
+    try:
+        _check_message(data, message_type.DESCRIPTOR, "")
+    except InvalidArgument as error:
+        raise InvalidArgument(f"{name}: {error}", field=error.field) from None
     message = message_type()
     try:
         json_format.ParseDict(data, message, ignore_unknown_fields=False)
     except json_format.ParseError as error:
         field, reason = _explain(str(error))
-        raise InvalidArgument(f"{name}: field {field}: {reason}", field=field) from None
+        field = _bounded(field, 120)
+        raise InvalidArgument(f"{name}: field {field}: {printable(reason, 300)}", field=field) from None
+    except (ValueError, TypeError, OverflowError, SystemError, RecursionError) as error:
+        # what json_format itself fails on (not its ParseError): still the client's JSON, never INTERNAL
+        logger.info("{}: json_format failed with {} on a request", name, type(error).__name__)
+        raise InvalidArgument(f"{name}: the JSON does not map onto {name} (a value of the wrong kind or out of "
+                              "range somewhere)", field="(body)") from None
     return message
 
 
 def message_json(message: Message) -> str:
     """The proto3 JSON of ``message``: camelCase names, every field present (defaults included)."""
+    return "".join(message_json_chunks(message))
+
+
+_LARGE_ARRAY = 4096
+"""Repeated float/double fields longer than this are written by :func:`message_json_chunks` piece by piece."""
+_ARRAY_CHUNK = 1 << 16
+_NUMBER_TYPES = {FieldDescriptor.TYPE_FLOAT: np.float32, FieldDescriptor.TYPE_DOUBLE: np.float64}
+_NON_FINITE = {"nan": '"NaN"', "inf": '"Infinity"', "-inf": '"-Infinity"'}
+
+
+def _numbers(values: np.ndarray) -> str:
+    """Comma-separated JSON numbers: the shortest text that reads back as the same float32/float64 (what
+    json_format writes), at C speed; NaN and infinities as proto3 JSON's strings."""
+    texts = [str(v) for v in values]
+    if not np.isfinite(values).all():
+        texts = [_NON_FINITE.get(t, t) for t in texts]
+    return ",".join(texts)
+
+
+def message_json_chunks(message: Message) -> Iterator[str]:
+    """The proto3 JSON of ``message`` in pieces of bounded size (a track of millions of values is never one
+    string, nor one Python list); ``"".join`` of them is :func:`message_json`. Large repeated float fields are
+    taken out of ``message`` (it is left without them) and written last, 65536 values a piece."""
+    large = []
+    for field, value in message.ListFields():
+        if (field.is_repeated and field.type in _NUMBER_TYPES
+                and len(value) > _LARGE_ARRAY):
+            large.append((field, np.fromiter(value, dtype=_NUMBER_TYPES[field.type], count=len(value))))
+    for field, _ in large:
+        message.ClearField(field.name)
     data = json_format.MessageToDict(message, preserving_proto_field_name=False,
                                      always_print_fields_with_no_presence=True)
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    for field, _ in large:
+        data.pop(field.json_name, None)
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    if not large:
+        yield text
+        return
+    yield text[:-1]
+    separator = "," if data else ""
+    for field, values in large:
+        yield f'{separator}"{field.json_name}":['
+        separator = ","
+        for start in range(0, len(values), _ARRAY_CHUNK):
+            yield ("," if start else "") + _numbers(values[start:start + _ARRAY_CHUNK])
+        yield "]"
+    yield "}"

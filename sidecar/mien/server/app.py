@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time
 from concurrent import futures
 from pathlib import Path
 from types import FrameType
@@ -42,7 +43,12 @@ from .grpc_service import (
     ParseInterceptor,
 )
 
-__all__ = ["Sidecar", "serve", "is_loopback"]
+__all__ = ["Sidecar", "serve", "is_loopback", "STREAM_END_S"]
+
+STREAM_END_S = 3.0
+"""After the shutdown grace: how long open streams get to send their last frames, end and status."""
+_MAX_METADATA_BYTES = 16 * 1024
+"""Request headers (gRPC metadata) larger than this are refused by gRPC before any servicer runs."""
 
 FACE_ANIMATION = fa.DESCRIPTOR.services_by_name["FaceAnimation"].full_name
 EMOTION_STATE = es.DESCRIPTOR.services_by_name["EmotionState"].full_name
@@ -79,7 +85,7 @@ class Sidecar:
         self.emotion_state = EmotionStateEngine(self.config.state)
         self.animator = animator or Animator(self.config, emotion_source=self.emotion_state,
                                              neural_model=load_neural_model(self.config))
-        self.limiter = ClientLimiter(self.config.limits.max_concurrent_per_client)
+        self.limiter = ClientLimiter(self.config.limits.max_concurrent_per_client, self.config.server.trusted_proxies)
         self.health = health.HealthServicer()
         self._server: grpc.Server | None = None
         self.grpc_port = 0
@@ -99,7 +105,8 @@ class Sidecar:
         """Load models, open the ports; returns self (ports in ``grpc_port`` / ``http_port``)."""
         s, limits = self.config.server, self.config.limits
         self.animator.recognizer.warm_up()
-        interceptors: list[grpc.ServerInterceptor] = [ConcurrencyInterceptor(self.limiter), ParseInterceptor()]
+        interceptors: list[grpc.ServerInterceptor] = [ConcurrencyInterceptor(self.limiter),
+                                                      ParseInterceptor(limits.max_stream_message_bytes)]
         if s.auth_token:
             interceptors.insert(0, AuthInterceptor(s.auth_token))
         server = grpc.server(
@@ -108,10 +115,12 @@ class Sidecar:
             interceptors=interceptors,
             options=[
                 ("grpc.max_receive_message_length", limits.max_message_bytes),
-                ("grpc.max_send_message_length", max(limits.max_message_bytes, 256 * 1024 * 1024)),
+                # the largest response: a track of limits.max_output_values float32 values, plus its phones
+                ("grpc.max_send_message_length", min(2**31 - 1, 4 * limits.max_output_values + (16 << 20))),
+                ("grpc.max_metadata_size", _MAX_METADATA_BYTES),
                 ("grpc.so_reuseport", 0),
             ],
-            maximum_concurrent_rpcs=max(s.workers * 4, limits.max_streams),
+            maximum_concurrent_rpcs=s.workers + limits.max_streams,
         )
         self.servicers[FACE_ANIMATION] = FaceAnimationService(self)
         self.servicers[EMOTION_STATE] = EmotionStateService(self.emotion_state)
@@ -146,20 +155,35 @@ class Sidecar:
         return self
 
     def stop(self, grace_s: float | None = None) -> None:
-        """Drain: stop accepting, give in-flight requests ``grace_s``, close stores."""
+        """Drain: stop accepting (health NOT_SERVING, new calls UNAVAILABLE), give in-flight requests and open
+        streams ``grace_s``; then every stream still open (gRPC and WebSocket) gets the frames of the audio it sent,
+        its StreamEnd and UNAVAILABLE naming the shutdown; then the ports close and the stores."""
         if self._stopped.is_set():
             return
         self._stopped.set()
         try:
             grace = self.config.server.shutdown_grace_s if grace_s is None else grace_s
+            deadline = time.monotonic() + grace
             self.health.enter_graceful_shutdown()
             if self.gateway is not None:
                 self.gateway.drain()
-            stopped = self._server.stop(grace) if self._server is not None else None
-            if self.gateway is not None:
-                self.gateway.stop(grace)  # drains in parallel with gRPC, which stops in the background
+            # gRPC refuses new calls at once; calls still running after the grace and the streams' ending are cut
+            stopped = self._server.stop(grace + STREAM_END_S) if self._server is not None else None
+            gateway = None
+            if self.gateway is not None:  # drains in parallel, in its own thread (its stop blocks)
+                gateway = threading.Thread(target=self.gateway.stop, args=(grace + STREAM_END_S,),
+                                           name="mien-gateway-drain")
+                gateway.start()
+            face = self.servicers.get(FACE_ANIMATION)
+            drain = getattr(face, "drain", None)
+            while drain is not None and drain.open and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if drain is not None:
+                drain.begin()  # the streams still open end now, properly
             if stopped is not None:
-                stopped.wait(grace + 1.0)
+                stopped.wait(grace + STREAM_END_S + 1.0)
+            if gateway is not None:
+                gateway.join(grace + STREAM_END_S + 10.0)
             self.emotion_state.close()
             logger.info("mien sidecar stopped")
         finally:

@@ -7,9 +7,12 @@ required) raise :class:`~mien.errors.InvalidArgument` here, naming the field.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
+import numpy as np
+
+from ..config import LimitsConfig
 from ..emotion import EMOTIONS, Emotion, EmotionKeyframe, emotion_from_vad
 from ..emotion_state import NpcState, Observation, Persona
 from ..errors import InvalidArgument
@@ -21,14 +24,17 @@ from ..request import (
     LineRequest,
     Mode,
     PcmInput,
+    check_keyframe_count,
 )
 from ..streaming import FrameBatch, StreamSession, StreamStart, StreamSummary
 from ..track import Track
 from ..v1 import common_pb2 as pb
 from ..v1 import emotion_state_pb2 as es
 from ..v1 import face_animation_pb2 as fa
+from .identity import request_id
 
 __all__ = [
+    "name",
     "line_request",
     "track_message",
     "emotion_value",
@@ -38,7 +44,7 @@ __all__ = [
     "stream_start",
     "chunk_keyframes",
     "track_header",
-    "frame_batch",
+    "frame_batches",
     "stream_end",
 ]
 
@@ -53,6 +59,19 @@ _ENCODINGS: dict[int, str] = {
     pb.PCM_ENCODING_S16LE: "pcm_s16le",
     pb.PCM_ENCODING_F32LE: "pcm_f32le",
 }
+
+
+MAX_NAME_CHARS = 128
+"""The longest name (rig profile, emotion, persona preset) a request may give: every real one is far shorter, and
+the core's "unknown name 'X'" errors repeat the name."""
+
+
+def name(value: str, field: str) -> str:
+    """A name field, refused without repeating it when it is longer than any name could be."""
+    if len(value) > MAX_NAME_CHARS:
+        raise InvalidArgument(f"{field} is {len(value)} characters long; accepted: a name of at most {MAX_NAME_CHARS} "
+                              "characters (Describe lists them)", field=field)
+    return value
 
 
 def pcm_encoding(value: int, field: str) -> str:
@@ -70,10 +89,12 @@ def emotion_value(msg: pb.EmotionValue, field: str) -> Emotion:
         if not msg.category.name:
             raise InvalidArgument(f"{field}.category.name is empty; accepted: {', '.join(EMOTIONS)}",
                                   field=f"{field}.category.name")
-        return Emotion.of(msg.category.name, intensity)
+        return Emotion.of(name(msg.category.name, f"{field}.category.name"), intensity)
     if kind == "vad":
         return emotion_from_vad(msg.vad.valence, msg.vad.arousal, msg.vad.dominance)
     if kind == "blend":
+        for key in msg.blend.weights:
+            name(key, f"{field}.blend.weights")
         return Emotion(dict(msg.blend.weights))
     raise InvalidArgument(f"{field} is empty; set one of category, vad or blend", field=field)
 
@@ -84,13 +105,16 @@ def _keyframes(frames: Iterable[pb.EmotionKeyframe], field: str) -> tuple[Emotio
     )
 
 
-def emotion_input(msg: pb.EmotionSpec, npc_id: str, field: str = "emotion") -> EmotionInput:
+def emotion_input(msg: pb.EmotionSpec, npc_id: str, field: str = "emotion",
+                  limits: LimitsConfig | None = None) -> EmotionInput:
     kind = msg.WhichOneof("spec")
     if kind is None:
         return Emotion.neutral()
     if kind == "constant":
         return emotion_value(msg.constant, f"{field}.constant")
     if kind == "keyframes":
+        if limits is not None:  # counted before any is converted
+            check_keyframe_count(len(msg.keyframes.keyframes), limits, f"{field}.keyframes")
         return _keyframes(msg.keyframes.keyframes, f"{field}.keyframes")
     game_time = msg.auto.game_time_s if msg.auto.HasField("game_time_s") else None
     return AutoEmotion(npc_id, game_time)
@@ -98,7 +122,8 @@ def emotion_input(msg: pb.EmotionSpec, npc_id: str, field: str = "emotion") -> E
 
 def options(msg: pb.AnimationOptions) -> AnimationOptions:
     kwargs = {name: getattr(msg, name) for name in (
-        "expression_scale", "blink_scale", "gaze_scale", "speech_style_scale", "micro_motion_scale"
+        "expression_scale", "blink_scale", "gaze_scale", "speech_style_scale", "micro_motion_scale",
+        "head_motion_scale",
     ) if msg.HasField(name)}
     return AnimationOptions(**kwargs)
 
@@ -113,16 +138,16 @@ def audio_input(msg: pb.AudioInput, field: str = "audio") -> EncodedAudio | PcmI
     return None
 
 
-def line_request(msg: fa.AnimateLineRequest) -> LineRequest:
+def line_request(msg: fa.AnimateLineRequest, limits: LimitsConfig) -> LineRequest:
     if msg.mode not in _MODES:
         raise InvalidArgument(f"mode = {msg.mode} is not a known mode; accepted: "
                               f"{', '.join(fa.AnimationMode.keys())}", field="mode")
     return LineRequest(
         audio=audio_input(msg.audio) if msg.HasField("audio") else None,
         transcript=msg.transcript or None,
-        emotion=emotion_input(msg.emotion, msg.npc_id),
+        emotion=emotion_input(msg.emotion, msg.npc_id, limits=limits),
         fps=msg.fps or None,
-        rig=msg.rig or None,
+        rig=name(msg.rig, "rig") or None,
         seed=msg.seed if msg.HasField("seed") else 0,
         mode=_MODES[msg.mode],
         options=options(msg.options),
@@ -131,13 +156,30 @@ def line_request(msg: fa.AnimateLineRequest) -> LineRequest:
     )
 
 
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | 0x80 if value else byte)
+        if not value:
+            return bytes(out)
+
+
+def _with_floats(message: Any, field: str, values: np.ndarray) -> Any:
+    """Set the packed ``repeated float`` ``field`` of ``message`` from an array, as one block of bytes (a Python
+    list of floats would cost 32 bytes a value, eight times the field itself)."""
+    number = message.DESCRIPTOR.fields_by_name[field].number
+    data = np.ascontiguousarray(values, dtype="<f4").reshape(-1).tobytes()
+    message.MergeFromString(_varint(number << 3 | 2) + _varint(len(data)) + data)
+    return message
+
+
 def track_message(track: Track) -> fa.AnimationTrack:
     info = track.info
-    return fa.AnimationTrack(
+    return _with_floats(fa.AnimationTrack(
         channel_names=list(track.channel_names),
         fps=track.fps,
         frame_count=track.n_frames,
-        values=track.values.reshape(-1).tolist(),
         phones=[pb.PhoneSegment(start_s=p.start_s, end_s=p.end_s, phone=p.phone, word=p.word, viseme=p.viseme)
                 for p in track.phones],
         metadata=fa.TrackMetadata(
@@ -151,7 +193,7 @@ def track_message(track: Track) -> fa.AnimationTrack:
             request_id=info.request_id,
             emotion=dict(info.emotion),
         ),
-    )
+    ), "values", track.values)
 
 
 def stream_start(msg: fa.StreamHeader) -> StreamStart:
@@ -164,11 +206,13 @@ def stream_start(msg: fa.StreamHeader) -> StreamStart:
         encoding=pcm_encoding(msg.encoding, "header.encoding"),
         channels=msg.channels or 1,
         emotion=emotion,
-        rig=msg.rig or None,
+        rig=name(msg.rig, "header.rig") or None,
         fps=msg.fps or None,
         seed=msg.seed if msg.HasField("seed") else 0,
         options=options(msg.options),
-        request_id=msg.request_id,
+        request_id=request_id(msg.request_id),
+        live_link_target=msg.live_link_target,
+        live_link_subject=msg.live_link_subject,
     )
 
 
@@ -182,10 +226,15 @@ def track_header(session: StreamSession, versions: dict[str, str]) -> fa.StreamA
         mode="neural", versions=versions, request_id=session.request_id))
 
 
-def frame_batch(batch: FrameBatch, fps: float) -> fa.StreamAnimateResponse:
-    return fa.StreamAnimateResponse(frames=fa.FrameBatch(
-        first_frame=batch.first_frame, frame_count=len(batch.values), start_time_s=batch.first_frame / fps,
-        values=batch.values.reshape(-1).tolist()))
+def frame_batches(batch: FrameBatch, fps: float, max_values: int) -> Iterator[fa.StreamAnimateResponse]:
+    """The frames of ``batch`` as messages of at most ``max_values`` values each (whole frames, at least one):
+    a stream that caught up on many queued chunks never sends one huge message."""
+    per = max(1, max_values // max(1, batch.values.shape[1]))
+    for start in range(0, len(batch.values), per):
+        values = batch.values[start:start + per]
+        first = batch.first_frame + start
+        yield fa.StreamAnimateResponse(frames=_with_floats(fa.FrameBatch(
+            first_frame=first, frame_count=len(values), start_time_s=first / fps), "values", values))
 
 
 def stream_end(summary: StreamSummary) -> fa.StreamAnimateResponse:

@@ -21,6 +21,7 @@ threads. docs/gateway.md has the protocol as clients see it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import queue
@@ -32,12 +33,15 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from http import HTTPStatus
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
 import grpc
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 from grpc_health.v1 import health_pb2
 from loguru import logger
 
@@ -52,10 +56,11 @@ from ._rpc import (
     discover_routes,
     http_status,
     message_json,
+    message_json_chunks,
     parse_request,
 )
-from .grpc_service import client_id
-from .status import status_of
+from .identity import printable
+from .status import bounded_message, status_of
 
 __all__ = ["Gateway"]
 
@@ -79,19 +84,76 @@ _WS_CLOSE = {  # WebSocket close code by final status; anything else closes 1000
     grpc.StatusCode.INTERNAL: 1011,
     grpc.StatusCode.UNKNOWN: 1011,
     grpc.StatusCode.DATA_LOSS: 1011,
+    grpc.StatusCode.UNAVAILABLE: 1001,  # going away: the sidecar is shutting down
 }
 _WINDOW = 32
 """Responses a stream may have encoded but not yet sent before its servicer waits (backpressure)."""
-_MAX_QUEUED = 64
-"""Requests a stream may have parsed but its servicer not yet taken before the gateway stops reading."""
+_MAX_QUEUED = 8
+"""Requests a stream may have parsed but its servicer not yet taken before the gateway stops reading (a hand-off:
+the stream's own reader holds the messages it has not computed yet, bounded in count and bytes)."""
 _POLL_S = 0.05
 """How often a blocked worker re-checks whether its call was cancelled."""
 _CANCEL_WAIT_S = 5.0
 """How long a cancelled stream waits for its servicer to return before the socket is dropped."""
+_MAX_HEADER_LINE = 8190
+"""The longest request line and header field (bytes); longer ones are 400 with the JSON error body."""
+_MAX_HEADERS = 100
+_LINGER_S = 0.5
+"""After an answer sent before its request body was read (413, 408), how long aiohttp still drains the body."""
+_WS_OVERHEAD = 64 * 1024
+"""A WebSocket frame may be 4/3 of limits.max_stream_message_bytes (base64) plus this (its JSON)."""
+
+
+def _code_of_http(status: int) -> grpc.StatusCode:
+    if status >= 500:
+        return _INTERNAL
+    if status in (413, 431):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED
+    if status == 408:
+        return grpc.StatusCode.DEADLINE_EXCEEDED
+    return grpc.StatusCode.INVALID_ARGUMENT
+
+
+class _Connection(RequestHandler):
+    """aiohttp's connection handler with the gateway's error body: a request aiohttp refuses itself (not HTTP, a
+    header line too long, too many headers) gets ``{"code", "message"}`` too, never a plain-text page."""
+
+    def handle_error(self, request: BaseRequest, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        if request.writer.output_size > 0:
+            raise ConnectionError("the response is already partly sent; cannot send an error")
+        code = _code_of_http(status)
+        if code is _INTERNAL:
+            logger.opt(exception=exc).error("HTTP gateway: unexpected error handling a request")
+            text = "internal error in the HTTP gateway; the sidecar log has details"
+        else:
+            text = f"the request is not valid HTTP/1.1: {printable(message or HTTPStatus(status).phrase, 200)}"
+            logger.info("HTTP request refused before routing: {} ({})", status, printable(text, 200))
+        response = web.Response(status=status, text=_error_body(code, text), content_type="application/json")
+        response.force_close()
+        return response
+
+
+class _HttpServer(web.Server):
+    def __call__(self) -> RequestHandler:
+        return _Connection(self, loop=self._loop, **self._kwargs)
+
+
+class _WebSocket(web.WebSocketResponse):
+    """A WebSocket that still sends its status frame when aiohttp itself closes it for a frame that is too big."""
+
+    too_big = ""
+    """The status message for a frame past ``max_msg_size``."""
+
+    async def close(self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True) -> bool:
+        if code == WSCloseCode.MESSAGE_TOO_BIG and not self.closed and self.too_big:
+            with contextlib.suppress(Exception):  # best effort: the close follows whatever happens
+                await self.send_str(json.dumps({"status": {"code": "resource_exhausted", "message": self.too_big}}))
+        return await super().close(code=code, message=message, drain=drain)
 
 
 def _error_body(code: grpc.StatusCode, message: str) -> str:
-    return json.dumps({"code": connect_code(code), "message": message}, ensure_ascii=False)
+    return json.dumps({"code": connect_code(code), "message": bounded_message(message)})
 
 
 def _error(code: grpc.StatusCode, message: str, *, status: int | None = None,
@@ -153,7 +215,7 @@ class Gateway:
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
+        self._runner: web.BaseRunner | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._draining = False
         self._inflight = 0
@@ -229,9 +291,15 @@ class Gateway:
             self._loop.call_soon_threadsafe(setattr, self, "_draining", True)
 
     async def _open(self) -> None:
-        app = web.Application(client_max_size=self._limits.max_message_bytes)
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        # aiohttp's low-level server (one handler for every path) with the gateway's own connection class:
+        # JSON error bodies for what aiohttp refuses itself; a connection that has not sent a whole request head
+        # within limits.http_header_timeout_s of opening (or of its last response) is closed; bodies are not
+        # decompressed (a Content-Encoding is refused: no gzip bomb)
+        server = _HttpServer(self._dispatch, loop=asyncio.get_running_loop(), access_log=None,
+                             keepalive_timeout=self._limits.http_header_timeout_s, auto_decompress=False,
+                             max_line_size=_MAX_HEADER_LINE, max_field_size=_MAX_HEADER_LINE,
+                             max_headers=_MAX_HEADERS, lingering_time=_LINGER_S)
+        self._runner = web.ServerRunner(server, shutdown_timeout=1.0)
         await self._runner.setup()
         sock = self._bind()
         ssl_context = None
@@ -274,7 +342,7 @@ class Gateway:
 
     # --- routing -----------------------------------------------------------------------------------
 
-    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+    async def _dispatch(self, request: BaseRequest) -> web.StreamResponse:
         path = request.path
         if path in ("/healthz", "/", "/preview") or path.startswith("/preview/"):
             if request.method not in ("GET", "HEAD"):
@@ -283,7 +351,7 @@ class Gateway:
             if path == "/healthz":
                 return self._healthz()
             if path == "/":
-                raise web.HTTPFound("/preview")
+                return web.Response(status=302, headers={"Location": "/preview"})
             return self._preview_file(path)
         route = self.routes.get(path)
         if route is None:
@@ -333,14 +401,15 @@ class Gateway:
 
     # --- checks shared by unary calls and streams ----------------------------------------------------
 
-    def _reject(self, request: web.Request, code: grpc.StatusCode, message: str, *, status: int | None = None,
+    def _reject(self, request: BaseRequest, code: grpc.StatusCode, message: str, *, status: int | None = None,
                 headers: Mapping[str, str] | None = None) -> web.Response:
         """One log line for a request the gateway refuses before any servicer sees it."""
-        client = request.headers.get("X-Mien-Client") or request.remote or "unknown"
-        logger.info("HTTP {} {} client={} status={}", request.method, request.path, client[:128], code.name)
+        client = self._limiter.key(self._context(request))
+        logger.info("HTTP {} {} client={} status={}", printable(request.method, 16), printable(request.path),
+                    client, code.name)
         return _error(code, message, status=status, headers=headers)
 
-    def _forbidden(self, request: web.Request) -> str | None:
+    def _forbidden(self, request: BaseRequest) -> str | None:
         """Why a browser page must not call us (cross-site page or DNS rebinding), or None."""
         host = urlsplit(f"//{request.host}").hostname or ""
         if is_loopback(self._host or "0.0.0.0") and not is_loopback(host):
@@ -355,7 +424,7 @@ class Gateway:
             return None
         return f"requests from pages of origin {origin!r} are not allowed (only same-origin or loopback pages)"
 
-    def _authenticated(self, request: web.Request, *, allow_query: bool) -> bool:
+    def _authenticated(self, request: BaseRequest, *, allow_query: bool) -> bool:
         if self._expected_auth is None:
             return True
         sent = request.headers.get("Authorization", "")
@@ -369,7 +438,7 @@ class Gateway:
         return str(Unauthenticated(f"missing or wrong credentials: send {how} with the sidecar's token"))
 
     @staticmethod
-    def _context(request: web.Request) -> GatewayContext:
+    def _context(request: BaseRequest) -> GatewayContext:
         peername = request.transport.get_extra_info("peername") if request.transport else None
         if isinstance(peername, tuple) and len(peername) >= 2:
             host, port = str(peername[0]), peername[1]
@@ -381,7 +450,7 @@ class Gateway:
 
     # --- unary -------------------------------------------------------------------------------------
 
-    async def _unary(self, request: web.Request, route: Route) -> web.StreamResponse:
+    async def _unary(self, request: BaseRequest, route: Route) -> web.StreamResponse:
         if self._draining:
             return self._reject(request, _UNAVAILABLE, "the sidecar is shutting down")
         why = self._forbidden(request)
@@ -394,32 +463,63 @@ class Gateway:
         if request.content_type != "application/json":
             return self._reject(request, grpc.StatusCode.INVALID_ARGUMENT,
                                 f"send the body as proto3 JSON with 'Content-Type: application/json' (got "
-                                f"{request.headers.get('Content-Type', 'none')!r})", status=415)
+                                f"{printable(request.headers.get('Content-Type', 'none'), 60)!r})", status=415)
+        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            return self._reject(request, grpc.StatusCode.INVALID_ARGUMENT,
+                                f"Content-Encoding {printable(encoding, 40)!r} is not accepted; send the JSON body "
+                                "uncompressed (Content-Encoding: identity)", status=415)
         limit = self._limits.max_message_bytes
         too_large = (f"the body is larger than the sidecar's limit of {limit} bytes (limits.max_message_bytes); "
                      "send shorter audio or raise the limit")
         if request.content_length is not None and request.content_length > limit:
-            return self._reject(request, grpc.StatusCode.RESOURCE_EXHAUSTED, too_large, status=413)
+            return self._closing(self._reject(request, grpc.StatusCode.RESOURCE_EXHAUSTED, too_large, status=413))
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.content.iter_chunked(256 * 1024):
-            size += len(chunk)
-            if size > limit:
-                return self._reject(request, grpc.StatusCode.RESOURCE_EXHAUSTED, too_large, status=413)
-            chunks.append(chunk)
+        timeout_s = self._limits.http_body_timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                async for chunk in request.content.iter_chunked(256 * 1024):
+                    size += len(chunk)
+                    if size > limit:
+                        return self._closing(self._reject(request, grpc.StatusCode.RESOURCE_EXHAUSTED, too_large,
+                                                          status=413))
+                    chunks.append(chunk)
+        except TimeoutError:
+            return self._closing(self._reject(
+                request, grpc.StatusCode.DEADLINE_EXCEEDED,
+                f"the request body did not arrive within {timeout_s:g} s (limits.http_body_timeout_s); "
+                f"{size} bytes came", status=408))
         context = self._context(request)
         assert self._executor is not None
+        loop = asyncio.get_running_loop()
         self._inflight += 1
         try:
-            status, text = await asyncio.get_running_loop().run_in_executor(
-                self._executor, self._call_unary, route, b"".join(chunks), context)
+            status, body = await loop.run_in_executor(self._executor, self._call_unary, route, b"".join(chunks),
+                                                      context)
+            if isinstance(body, str):
+                return web.Response(status=status, text=body, content_type="application/json")
+            # a large response is encoded and sent piece by piece: memory stays bounded whatever its size
+            response = web.StreamResponse(status=status, headers={"Content-Type": "application/json; charset=utf-8"})
+            await response.prepare(request)
+            while (piece := await loop.run_in_executor(self._executor, next, body, None)) is not None:
+                await response.write(piece.encode("utf-8"))
+            await response.write_eof()
+            return response
         finally:
             self._inflight -= 1
-        return web.Response(status=status, text=text, content_type="application/json")
 
-    def _call_unary(self, route: Route, body: bytes, context: GatewayContext) -> tuple[int, str]:
-        """Worker thread: parse, take a slot of the client's limit, call the servicer, encode."""
-        client = client_id(context)
+    @staticmethod
+    def _closing(response: web.Response) -> web.Response:
+        """The connection closes after this answer (its request body is not read to the end)."""
+        response.force_close()
+        return response
+
+    def _call_unary(self, route: Route, body: bytes, context: GatewayContext) -> tuple[int, str | Iterator[str]]:
+        """Worker thread: parse, take a slot of the client's limit, call the servicer; the JSON of a success
+        comes as an iterator of pieces (encoded while they are sent)."""
+        client = self._limiter.key(context)
+        context.mien_client = client  # for the servicer's log line
         try:
             message = parse_request(body, route.request_type)
             self._limiter.acquire(client)
@@ -435,7 +535,7 @@ class Gateway:
             if not isinstance(response, route.response_type):
                 raise TypeError(f"{route.path} returned {type(response).__name__}, not "
                                 f"{route.response_type.DESCRIPTOR.full_name}")
-            return 200, message_json(response)
+            return 200, message_json_chunks(response)
         except Aborted:
             code, details = context.error_status() or (grpc.StatusCode.UNKNOWN, "")
             return http_status(code), _error_body(code, details)
@@ -446,17 +546,21 @@ class Gateway:
             self._limiter.release(client)
             context.terminate()
 
-
     # --- streams -----------------------------------------------------------------------------------
 
-    async def _stream(self, request: web.Request, route: Route) -> web.StreamResponse:
+    async def _stream(self, request: BaseRequest, route: Route) -> web.StreamResponse:
         why = self._forbidden(request)
         if why:  # refused before the upgrade: a cross-site page gets no socket at all
             return self._reject(request, grpc.StatusCode.PERMISSION_DENIED, why)
-        ws = web.WebSocketResponse(max_msg_size=self._limits.max_message_bytes, timeout=2.0, autoping=True)
+        frame_limit = self._limits.max_stream_message_bytes * 4 // 3 + _WS_OVERHEAD
+        ws = _WebSocket(max_msg_size=frame_limit, timeout=2.0, autoping=True, compress=False)
+        ws.too_big = (f"a WebSocket frame larger than {frame_limit} bytes: a stream message may have at most "
+                      f"{self._limits.max_stream_message_bytes} bytes (limits.max_stream_message_bytes; its JSON "
+                      "frame 4/3 of that plus 64 KiB); send shorter chunks (20-100 ms)")
         await ws.prepare(request)
         context = self._context(request)
-        client = client_id(context)
+        client = self._limiter.key(context)
+        context.mien_client = client
 
         async def refuse(code: grpc.StatusCode, message: str, close_code: int | None = None) -> web.WebSocketResponse:
             logger.info("WebSocket {} client={} status={}", route.path, client, code.name)
@@ -646,8 +750,7 @@ class _StreamCall:
         """Send the status frame and close (1000; 1008 auth; 1011 internal; 1001 shutdown)."""
         if ws.closed:
             return
-        frame = json.dumps({"status": {"code": connect_code(final.code), "message": final.message}},
-                           ensure_ascii=False)
+        frame = json.dumps({"status": {"code": connect_code(final.code), "message": bounded_message(final.message)}})
         close_code = final.close_code or _WS_CLOSE.get(final.code, 1000)
         try:
             await ws.send_str(frame)

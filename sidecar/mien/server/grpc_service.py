@@ -32,36 +32,26 @@ from ..v1 import face_animation_pb2 as fa
 from ..v1 import face_animation_pb2_grpc as fa_grpc
 from . import convert
 from .describe import service_info
-from .status import INTERNAL, status_of
-from .stream_rpc import serve_stream
+from .identity import ClientKeys, request_id
+from .status import INTERNAL, bounded_message, status_of
+from .stream_rpc import StreamDrain, serve_stream
 
-__all__ = ["AuthInterceptor", "ConcurrencyInterceptor", "EmotionStateService", "FaceAnimationService",
-           "ParseInterceptor", "client_id", "guarded"]
+__all__ = ["AuthInterceptor", "ClientLimiter", "ConcurrencyInterceptor", "EmotionStateService",
+           "FaceAnimationService", "ParseInterceptor", "guarded"]
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 
 
-def client_id(context: grpc.ServicerContext) -> str:
-    """The caller for per-client limits: the `x-mien-client` header if sent, else the peer address
-    without its port (one game process may open several connections)."""
-    for key, value in context.invocation_metadata() or ():
-        if key == "x-mien-client" and value:
-            return str(value)[:128]
-    peer = context.peer() or "unknown"
-    return peer.rsplit(":", 1)[0] if peer.count(":") >= 2 else peer
-
-
 def _request_id(request: Any) -> str:
-    rid = getattr(request, "request_id", "") if request is not None else ""
-    return str(rid) or uuid.uuid4().hex[:16]
+    return request_id(getattr(request, "request_id", "") if request is not None else "")
 
 
 def _fail(context: grpc.ServicerContext, error: BaseException, method: str, rid: str) -> None:
     """Abort the RPC with the status of ``error``; unknown errors become INTERNAL without details."""
     if isinstance(error, MienError):
         status = status_of(error)
-        context.abort(status.grpc_code, str(error))
+        context.abort(status.grpc_code, bounded_message(str(error)))
     logger.opt(exception=error).error("{} {} failed with an unexpected error", method, rid)
     context.abort(INTERNAL.grpc_code, f"internal error in {method} (request {rid}); the sidecar log has details")
 
@@ -89,8 +79,14 @@ def guarded(method: Callable[..., Resp]) -> Callable[..., Resp]:
     return wrapper
 
 
+_KEYS = ClientKeys()
+"""The client key for log lines of calls that passed no limiter (the limiter's own keys are the same but for
+trusted proxies)."""
+
+
 def _log(method: str, rid: str, context: grpc.ServicerContext, audio_s: float, started: float, code: str) -> None:
-    logger.info("{} id={} client={} audio_s={:.2f} ms={:.1f} status={}", method, rid, client_id(context),
+    client = getattr(context, "mien_client", None) or _KEYS(context)
+    logger.info("{} id={} client={} audio_s={:.2f} ms={:.1f} status={}", method, rid, client,
                 audio_s, (time.perf_counter() - started) * 1000.0, code)
 
 
@@ -99,10 +95,12 @@ class FaceAnimationService(fa_grpc.FaceAnimationServicer):
 
     def __init__(self, sidecar: Any) -> None:
         self._sidecar = sidecar
+        self.drain = StreamDrain()
+        """The open streams: :meth:`StreamDrain.begin` ends them (frames, end, UNAVAILABLE) on shutdown."""
 
     @guarded
     def AnimateLine(self, request: fa.AnimateLineRequest, context: grpc.ServicerContext, rid: str) -> fa.AnimationTrack:
-        line = dataclasses.replace(convert.line_request(request), request_id=rid)
+        line = dataclasses.replace(convert.line_request(request, self._sidecar.config.limits), request_id=rid)
         track = self._sidecar.animator.animate(line)
         return convert.track_message(track)
 
@@ -124,7 +122,7 @@ class FaceAnimationService(fa_grpc.FaceAnimationServicer):
         code = "CANCELLED"  # unless it ends otherwise: a stream closed by gRPC at a yield never reaches the end
         try:
             yield from serve_stream(animator.streams, request_iterator, versions=animator.versions(),
-                                    is_active=context.is_active)
+                                    is_active=context.is_active, cancel=context.cancel, drain=self.drain)
             code = "OK" if context.is_active() else "CANCELLED"
         except grpc.RpcError:
             return  # the request iterator raises this when the client cancelled or went away: nothing to answer
@@ -138,9 +136,10 @@ class FaceAnimationService(fa_grpc.FaceAnimationServicer):
 
 
 class AuthInterceptor(grpc.ServerInterceptor):
-    """Rejects calls without `authorization: Bearer <token>` (health checks stay open)."""
+    """Rejects calls without `authorization: Bearer <token>`. Only the health check stays open (a load balancer's
+    probe carries no token); health Watch, which holds a call open, needs the token like everything else."""
 
-    _OPEN = ("/grpc.health.v1.Health/",)
+    _OPEN = ("/grpc.health.v1.Health/Check",)
 
     def __init__(self, token: str) -> None:
         self._expected = f"Bearer {token}".encode()
@@ -173,10 +172,14 @@ def _reject(handler: Any, code: grpc.StatusCode, message: str) -> Any:
 
 
 class ClientLimiter:
-    """Counts in-flight requests per client; shared by the gRPC interceptor and the HTTP gateway."""
+    """Counts in-flight requests per client; shared by the gRPC interceptor and the HTTP gateway.
 
-    def __init__(self, limit: int) -> None:
+    ``key(context)`` is the client of a call (:class:`~mien.server.identity.ClientKeys`: its TLS identity or its
+    address, never a header it chooses unless it is a trusted proxy)."""
+
+    def __init__(self, limit: int, trusted_proxies: str = "") -> None:
         self.limit = limit
+        self.key = ClientKeys(trusted_proxies)
         self._inflight: dict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
 
@@ -184,8 +187,8 @@ class ClientLimiter:
         with self._lock:
             if self._inflight[client] >= self.limit:
                 raise ResourceExhausted(
-                    f"client {client} already has {self.limit} requests in flight (limits.max_concurrent_per_client);"
-                    " wait for one to finish"
+                    f"client {client} already has {self.limit} requests in flight (limits.max_concurrent_per_client"
+                    f" = {self.limit}); wait for one to finish"
                 )
             self._inflight[client] += 1
 
@@ -195,28 +198,38 @@ class ClientLimiter:
             if self._inflight[client] <= 0:
                 del self._inflight[client]
 
+    def in_flight(self, client: str) -> int:
+        with self._lock:
+            return self._inflight.get(client, 0)
+
 
 class ConcurrencyInterceptor(grpc.ServerInterceptor):
-    """At most `limit` requests in flight per client; the next gets RESOURCE_EXHAUSTED."""
+    """At most `limit` calls in flight per client (every method: health Watch and reflection hold calls open
+    too); the next gets RESOURCE_EXHAUSTED."""
 
     def __init__(self, limiter: ClientLimiter) -> None:
         self._limiter = limiter
 
     def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
         handler = continuation(details)
-        if handler is None or details.method.startswith("/grpc."):
+        if handler is None:
             return handler
         limiter = self._limiter
+
+        def take(context: grpc.ServicerContext) -> str:
+            client = limiter.key(context)
+            context.mien_client = client  # for the request's log line
+            try:
+                limiter.acquire(client)
+            except ResourceExhausted as error:
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+            return client
 
         if handler.unary_unary:
             inner = handler.unary_unary
 
             def unary(request: Any, context: grpc.ServicerContext) -> Any:
-                client = client_id(context)
-                try:
-                    limiter.acquire(client)
-                except ResourceExhausted as error:
-                    context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+                client = take(context)
                 try:
                     return inner(request, context)
                 finally:
@@ -224,22 +237,23 @@ class ConcurrencyInterceptor(grpc.ServerInterceptor):
 
             return grpc.unary_unary_rpc_method_handler(unary, handler.request_deserializer,
                                                        handler.response_serializer)
-        if handler.stream_stream:
-            inner_stream = handler.stream_stream
 
+        def streaming(inner_stream: Callable[[Any, grpc.ServicerContext], Iterator[Any]]) -> Callable[..., Any]:
             def stream(requests: Any, context: grpc.ServicerContext) -> Any:
-                client = client_id(context)
-                try:
-                    limiter.acquire(client)
-                except ResourceExhausted as error:
-                    context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+                client = take(context)
                 try:
                     yield from inner_stream(requests, context)
                 finally:
                     limiter.release(client)
 
-            return grpc.stream_stream_rpc_method_handler(stream, handler.request_deserializer,
+            return stream
+
+        if handler.stream_stream:
+            return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream), handler.request_deserializer,
                                                          handler.response_serializer)
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream), handler.request_deserializer,
+                                                        handler.response_serializer)
         return handler
 
 
@@ -308,7 +322,11 @@ def _parser(message_type: Any) -> Callable[[bytes], Any]:
 
 class ParseInterceptor(grpc.ServerInterceptor):
     """Parses mien requests itself, so that a request that is not valid protobuf is INVALID_ARGUMENT naming the
-    message type and the field (gRPC's own deserializer answers INTERNAL without saying what is wrong)."""
+    message type and the field (gRPC's own deserializer answers INTERNAL without saying what is wrong), and a
+    stream message larger than ``max_stream_message_bytes`` is RESOURCE_EXHAUSTED before it is parsed."""
+
+    def __init__(self, max_stream_message_bytes: int = 1 << 31) -> None:
+        self._max_stream_bytes = max_stream_message_bytes
 
     def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
         handler = continuation(details)
@@ -334,9 +352,19 @@ class ParseInterceptor(grpc.ServerInterceptor):
         if handler.stream_stream:
             inner_stream = handler.stream_stream
 
+            limit = self._max_stream_bytes
+
+            def parsed(requests: Iterator[bytes]) -> Iterator[Any]:
+                for data in requests:
+                    if len(data) > limit:
+                        raise ResourceExhausted(
+                            f"a stream message of {len(data)} bytes; the maximum is {limit} bytes "
+                            "(limits.max_stream_message_bytes): send shorter chunks (20-100 ms)", field="message")
+                    yield parse_request(data)
+
             def stream(requests: Iterator[bytes], context: grpc.ServicerContext) -> Any:
-                # a bad message raises InvalidArgument from the request iterator: the servicer answers it
-                return inner_stream((parse_request(data) for data in requests), context)
+                # a bad message raises from the request iterator: the servicer answers it
+                return inner_stream(parsed(requests), context)
 
             return grpc.stream_stream_rpc_method_handler(stream, None, handler.response_serializer)
         return handler
@@ -354,7 +382,7 @@ class EmotionStateService(es_grpc.EmotionStateServicer):
         state = self._engine.set_persona(
             request.npc_id,
             convert.ocean_values(request.ocean) if kind == "ocean" else None,
-            preset=request.preset if kind == "preset" else None,
+            preset=convert.name(request.preset, "preset") if kind == "preset" else None,
             baseline=convert.optional_emotion(request.baseline, "baseline"),
             game_time_s=convert.optional_time(request),
         )

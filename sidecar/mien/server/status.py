@@ -14,9 +14,11 @@ from ..errors import (
     NotFound,
     ResourceExhausted,
     Unauthenticated,
+    Unavailable,
 )
+from .identity import printable
 
-__all__ = ["Status", "status_of", "INTERNAL"]
+__all__ = ["Status", "status_of", "INTERNAL", "MAX_MESSAGE_CHARS", "bounded_message"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ STATUS: dict[type[MienError], Status] = {
     ResourceExhausted: Status(grpc.StatusCode.RESOURCE_EXHAUSTED, 429),
     DeadlineExceeded: Status(grpc.StatusCode.DEADLINE_EXCEEDED, 408),
     Unauthenticated: Status(grpc.StatusCode.UNAUTHENTICATED, 401),
+    Unavailable: Status(grpc.StatusCode.UNAVAILABLE, 503),
 }
 INTERNAL = Status(grpc.StatusCode.INTERNAL, 500)
 
@@ -42,3 +45,14 @@ def status_of(error: MienError) -> Status:
         if cls in STATUS:
             return STATUS[cls]
     return INTERNAL
+
+
+MAX_MESSAGE_CHARS = 1024
+"""The longest status message sent to a client: the messages name the problem and what is accepted, and repeat
+at most a short piece of the client's input; this bound holds whatever a message would otherwise repeat."""
+
+
+def bounded_message(message: str) -> str:
+    """``message`` on one line (characters that are not printable escaped) and at most :data:`MAX_MESSAGE_CHARS`
+    characters."""
+    return printable(message, MAX_MESSAGE_CHARS)

@@ -108,18 +108,20 @@ class EmotionSpec(_message.Message):
     def __init__(self, constant: _Optional[_Union[EmotionValue, _Mapping]] = ..., keyframes: _Optional[_Union[EmotionKeyframes, _Mapping]] = ..., auto: _Optional[_Union[AutoEmotion, _Mapping]] = ...) -> None: ...
 
 class AnimationOptions(_message.Message):
-    __slots__ = ("expression_scale", "blink_scale", "gaze_scale", "speech_style_scale", "micro_motion_scale")
+    __slots__ = ("expression_scale", "blink_scale", "gaze_scale", "speech_style_scale", "micro_motion_scale", "head_motion_scale")
     EXPRESSION_SCALE_FIELD_NUMBER: _ClassVar[int]
     BLINK_SCALE_FIELD_NUMBER: _ClassVar[int]
     GAZE_SCALE_FIELD_NUMBER: _ClassVar[int]
     SPEECH_STYLE_SCALE_FIELD_NUMBER: _ClassVar[int]
     MICRO_MOTION_SCALE_FIELD_NUMBER: _ClassVar[int]
+    HEAD_MOTION_SCALE_FIELD_NUMBER: _ClassVar[int]
     expression_scale: float
     blink_scale: float
     gaze_scale: float
     speech_style_scale: float
     micro_motion_scale: float
-    def __init__(self, expression_scale: _Optional[float] = ..., blink_scale: _Optional[float] = ..., gaze_scale: _Optional[float] = ..., speech_style_scale: _Optional[float] = ..., micro_motion_scale: _Optional[float] = ...) -> None: ...
+    head_motion_scale: float
+    def __init__(self, expression_scale: _Optional[float] = ..., blink_scale: _Optional[float] = ..., gaze_scale: _Optional[float] = ..., speech_style_scale: _Optional[float] = ..., micro_motion_scale: _Optional[float] = ..., head_motion_scale: _Optional[float] = ...) -> None: ...
 
 class PhoneSegment(_message.Message):
     __slots__ = ("start_s", "end_s", "phone", "word", "viseme")

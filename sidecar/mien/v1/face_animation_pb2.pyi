@@ -108,7 +108,7 @@ class StreamAnimateRequest(_message.Message):
     def __init__(self, header: _Optional[_Union[StreamHeader, _Mapping]] = ..., audio: _Optional[_Union[AudioChunk, _Mapping]] = ..., end: _Optional[_Union[EndOfAudio, _Mapping]] = ...) -> None: ...
 
 class StreamHeader(_message.Message):
-    __slots__ = ("sample_rate_hz", "encoding", "channels", "emotion", "rig", "fps", "seed", "options", "npc_id", "request_id")
+    __slots__ = ("sample_rate_hz", "encoding", "channels", "emotion", "rig", "fps", "seed", "options", "npc_id", "request_id", "live_link_target", "live_link_subject")
     SAMPLE_RATE_HZ_FIELD_NUMBER: _ClassVar[int]
     ENCODING_FIELD_NUMBER: _ClassVar[int]
     CHANNELS_FIELD_NUMBER: _ClassVar[int]
@@ -119,6 +119,8 @@ class StreamHeader(_message.Message):
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     NPC_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    LIVE_LINK_TARGET_FIELD_NUMBER: _ClassVar[int]
+    LIVE_LINK_SUBJECT_FIELD_NUMBER: _ClassVar[int]
     sample_rate_hz: int
     encoding: _common_pb2.PcmEncoding
     channels: int
@@ -129,7 +131,9 @@ class StreamHeader(_message.Message):
     options: _common_pb2.AnimationOptions
     npc_id: str
     request_id: str
-    def __init__(self, sample_rate_hz: _Optional[int] = ..., encoding: _Optional[_Union[_common_pb2.PcmEncoding, str]] = ..., channels: _Optional[int] = ..., emotion: _Optional[_Union[_common_pb2.EmotionSpec, _Mapping]] = ..., rig: _Optional[str] = ..., fps: _Optional[float] = ..., seed: _Optional[int] = ..., options: _Optional[_Union[_common_pb2.AnimationOptions, _Mapping]] = ..., npc_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    live_link_target: str
+    live_link_subject: str
+    def __init__(self, sample_rate_hz: _Optional[int] = ..., encoding: _Optional[_Union[_common_pb2.PcmEncoding, str]] = ..., channels: _Optional[int] = ..., emotion: _Optional[_Union[_common_pb2.EmotionSpec, _Mapping]] = ..., rig: _Optional[str] = ..., fps: _Optional[float] = ..., seed: _Optional[int] = ..., options: _Optional[_Union[_common_pb2.AnimationOptions, _Mapping]] = ..., npc_id: _Optional[str] = ..., request_id: _Optional[str] = ..., live_link_target: _Optional[str] = ..., live_link_subject: _Optional[str] = ...) -> None: ...
 
 class AudioChunk(_message.Message):
     __slots__ = ("data", "emotion_keyframes")
@@ -233,7 +237,7 @@ class ModelInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., sample_rate_hz: _Optional[int] = ..., fps: _Optional[float] = ..., lookahead_ms: _Optional[float] = ..., channel_names: _Optional[_Iterable[str]] = ..., licence: _Optional[str] = ...) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_audio_s", "max_message_bytes", "max_text_chars", "max_chunk_s", "max_concurrent_per_client", "stream_stall_timeout_s", "min_fps", "max_fps")
+    __slots__ = ("max_audio_s", "max_message_bytes", "max_text_chars", "max_chunk_s", "max_concurrent_per_client", "stream_stall_timeout_s", "min_fps", "max_fps", "max_word_chars", "max_words", "max_output_values", "max_emotion_keyframes", "max_stream_message_bytes", "stream_audioless_timeout_s", "max_stream_s", "max_stream_lag_s", "max_streams", "http_header_timeout_s", "http_body_timeout_s")
     MAX_AUDIO_S_FIELD_NUMBER: _ClassVar[int]
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_TEXT_CHARS_FIELD_NUMBER: _ClassVar[int]
@@ -242,6 +246,17 @@ class Limits(_message.Message):
     STREAM_STALL_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
     MIN_FPS_FIELD_NUMBER: _ClassVar[int]
     MAX_FPS_FIELD_NUMBER: _ClassVar[int]
+    MAX_WORD_CHARS_FIELD_NUMBER: _ClassVar[int]
+    MAX_WORDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_OUTPUT_VALUES_FIELD_NUMBER: _ClassVar[int]
+    MAX_EMOTION_KEYFRAMES_FIELD_NUMBER: _ClassVar[int]
+    MAX_STREAM_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    STREAM_AUDIOLESS_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    MAX_STREAM_S_FIELD_NUMBER: _ClassVar[int]
+    MAX_STREAM_LAG_S_FIELD_NUMBER: _ClassVar[int]
+    MAX_STREAMS_FIELD_NUMBER: _ClassVar[int]
+    HTTP_HEADER_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    HTTP_BODY_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
     max_audio_s: float
     max_message_bytes: int
     max_text_chars: int
@@ -250,7 +265,18 @@ class Limits(_message.Message):
     stream_stall_timeout_s: float
     min_fps: float
     max_fps: float
-    def __init__(self, max_audio_s: _Optional[float] = ..., max_message_bytes: _Optional[int] = ..., max_text_chars: _Optional[int] = ..., max_chunk_s: _Optional[float] = ..., max_concurrent_per_client: _Optional[int] = ..., stream_stall_timeout_s: _Optional[float] = ..., min_fps: _Optional[float] = ..., max_fps: _Optional[float] = ...) -> None: ...
+    max_word_chars: int
+    max_words: int
+    max_output_values: int
+    max_emotion_keyframes: int
+    max_stream_message_bytes: int
+    stream_audioless_timeout_s: float
+    max_stream_s: float
+    max_stream_lag_s: float
+    max_streams: int
+    http_header_timeout_s: float
+    http_body_timeout_s: float
+    def __init__(self, max_audio_s: _Optional[float] = ..., max_message_bytes: _Optional[int] = ..., max_text_chars: _Optional[int] = ..., max_chunk_s: _Optional[float] = ..., max_concurrent_per_client: _Optional[int] = ..., stream_stall_timeout_s: _Optional[float] = ..., min_fps: _Optional[float] = ..., max_fps: _Optional[float] = ..., max_word_chars: _Optional[int] = ..., max_words: _Optional[int] = ..., max_output_values: _Optional[int] = ..., max_emotion_keyframes: _Optional[int] = ..., max_stream_message_bytes: _Optional[int] = ..., stream_audioless_timeout_s: _Optional[float] = ..., max_stream_s: _Optional[float] = ..., max_stream_lag_s: _Optional[float] = ..., max_streams: _Optional[int] = ..., http_header_timeout_s: _Optional[float] = ..., http_body_timeout_s: _Optional[float] = ...) -> None: ...
 
 class ServiceInfo(_message.Message):
     __slots__ = ("versions", "rigs", "default_rig", "emotions", "emotion_aliases", "modes", "models", "limits", "default_fps", "internal_channels", "personas")

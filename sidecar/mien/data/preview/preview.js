@@ -11,6 +11,10 @@
 //   aperture = clamp(jawOpen - mouthClose + 0.3 * avg(mouthLowerDown*) + 0.2 * avg(mouthUpperUp*), 0, 1)
 //   the inner mouth (#mouth-inner) is exactly MOUTH_OPEN_PX * aperture pixels tall (SVG user units);
 //   its centre line sits at MOUTH_Y + JAW_DROP_PX * jawOpen.
+// Head (headYaw_deg / headPitch_deg / headRoll_deg, when the track has them): the whole face (#head) is
+//   transformed by translate(HEAD_PX_PER_DEG * yaw, -HEAD_PX_PER_DEG * pitch) rotate(roll, HEAD_PIVOT):
+//   yaw > 0 (toward the character's left) moves it to screen right, chin up moves it up, roll > 0 tips the
+//   top toward the character's left (clockwise on screen) about the neck.
 // window.mienPreview exposes the state (track, lastRender, ...) for tests and curious developers.
 
 (() => {
@@ -19,6 +23,8 @@
   const MOUTH_OPEN_PX = 56;
   const MOUTH_Y = 322;
   const JAW_DROP_PX = 16;
+  const HEAD_PX_PER_DEG = 3;
+  const HEAD_PIVOT = [200, 400];
   const SERVICE = "/mien.v1.FaceAnimation/";
   const COLORS = ["#5ec2b7", "#f2b45a", "#e46f8a", "#8fa8ff", "#b3de69", "#d9a0ff", "#7fd3ff", "#ffd1a1"];
   const ARKIT_MOUTH = ["jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthSmileLeft", "mouthStretchLeft"];
@@ -182,7 +188,16 @@
     $("teeth").setAttribute("y", fmt(y0 - 0.4 * h));
     $("teeth").setAttribute("x", fmt(cx - wi));
     $("teeth").setAttribute("width", fmt(2 * wi));
-    return { aperture: open, mouthHeight: h, mouthY: y0 };
+
+    // head: rigid motion of the whole face
+    const yawDeg = g("headYaw_deg");
+    const pitchDeg = g("headPitch_deg");
+    const rollDeg = g("headRoll_deg");
+    const headTransform = `translate(${(HEAD_PX_PER_DEG * yawDeg).toFixed(3)} ${(-HEAD_PX_PER_DEG * pitchDeg).toFixed(3)}) `
+      + `rotate(${rollDeg.toFixed(3)} ${HEAD_PIVOT[0]} ${HEAD_PIVOT[1]})`;
+    $("head").setAttribute("transform", headTransform);
+    return { aperture: open, mouthHeight: h, mouthY: y0,
+             head: { yaw: yawDeg, pitch: pitchDeg, roll: rollDeg, transform: headTransform } };
   }
 
   // --- curve plot ----------------------------------------------------------------------------------
@@ -473,7 +488,7 @@
     get clockMode() { return S.clock.mode; },
     get lastRender() { return S.lastRender; },
     get plotChannels() { return S.plot.channels.slice(); },
-    constants: { MOUTH_OPEN_PX, MOUTH_Y, JAW_DROP_PX },
+    constants: { MOUTH_OPEN_PX, MOUTH_Y, JAW_DROP_PX, HEAD_PX_PER_DEG, HEAD_PIVOT },
     frameAt, valuesAt, aperture, seek,
   };
 
