@@ -42,10 +42,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _conditions import CONDITIONS, Context, seed_of  # noqa: E402
-from support.lipsync import SCORER  # noqa: E402
 
 from mien import AnimationOptions, Animator, EncodedAudio, LineRequest, Track  # noqa: E402
 from mien.config import config_from_dict  # noqa: E402
+from support.lipsync import SCORER  # noqa: E402
 
 MISMATCH = "does not match the audio"
 WRONG_KINDS = ("other", "same_speaker", "missing", "extra")
@@ -155,21 +155,21 @@ def main() -> dict[str, object]:
                                                                             if b is not c.samples]))
                     for c in clips}
 
-            def run(name: str, text: str) -> Track:
+            def run(name: str, text: str, data: dict[str, bytes] = data) -> Track:
                 return animator.animate(LineRequest(audio=EncodedAudio(data[name]), transcript=text, options=options))
 
             correct = list(pool.map(lambda c: run(c.name, c.text), clips))
             scored = []
-            for c, track in zip(clips, correct):
+            for c, track in zip(clips, correct, strict=True):
                 path = Path(tmp) / f"{c.name}.csv"
                 path.write_text(track.to_csv())
                 scored.append(SCORER.score_clip(SCORER.read_ref(str(c.ref)), SCORER.Curves.read_csv(str(path))))
             s = SCORER.summarize(scored)
             wrong_tracks = list(pool.map(lambda w: run(clips[w[0]].name, w[2]), wrong))
-            detected = {k: [flagged(t) for (_, kind, _), t in zip(wrong, wrong_tracks) if kind == k]
+            detected = {k: [flagged(t) for (_, kind, _), t in zip(wrong, wrong_tracks, strict=True) if kind == k]
                         for k in WRONG_KINDS}
             all_wrong = [x for v in detected.values() for x in v]
-            false = [c.name for c, t in zip(clips, correct) if flagged(t)]
+            false = [c.name for c, t in zip(clips, correct, strict=True) if flagged(t)]
             row: dict[str, object] = {
                 "pbm": s["pbm"], "vowel": s["vowel"], "rest": s["rest"], "lag_ms": s["lag_ms"],
                 "false_mismatch": round(len(false) / len(clips), 4), "false_mismatch_n": len(false),
@@ -189,6 +189,7 @@ def main() -> dict[str, object]:
     summary = {"clips": len(clips), "audio_s": round(audio_s, 1), "sets": [str(s) for s in sets],
                "wrong_per_condition": len(wrong), "conditions": results,
                "worst_pbm": worst["pbm"], "worst_detected": worst["detected"],
+               "detected_overall": round(float(np.mean([r["detected"] for r in results.values()])), 4),  # type: ignore[arg-type]
                "worst_false_mismatch": max(float(r["false_mismatch"]) for r in results.values()),  # type: ignore[arg-type]
                "seconds": round(time.perf_counter() - started_all, 1)}
     print(json.dumps({k: v for k, v in summary.items() if k != "conditions"}))
