@@ -8,7 +8,7 @@ VENV ?= .venv
 PIP := $(VENV)/bin/pip
 BIN := $(VENV)/bin
 APT_TEST := espeak-ng libespeak-ng1 festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts libportaudio2 \
-	chromium nginx
+	chromium nginx g++
 
 .PHONY: serve test lint bench protos clean
 

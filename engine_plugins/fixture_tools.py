@@ -157,3 +157,45 @@ def field_values(body: Any, path: str) -> list[Any] | None:
                 nxt.append(item)
         values = nxt
     return values
+
+
+CORE = PLUGINS / "unreal" / "Mien" / "Source" / "MienCore"
+CORE_TESTS = PLUGINS / "core_tests"
+CORE_FLAGS = [
+    "-std=c++17",
+    "-O1",
+    "-Wall",
+    "-Wextra",
+    "-Wshadow",
+    "-Wconversion",
+    "-Werror",
+    "-fno-exceptions",
+    "-fno-rtti",
+]
+"""Unreal builds plugin code with exceptions and RTTI off and shadowing/conversion warnings as errors."""
+
+
+def build_core_program(main: str, out_dir: Path) -> Path:
+    """Compiles the engine-independent plugin core plus ``core_tests/<main>`` with the system compiler."""
+    import shutil
+    import subprocess
+
+    compiler = next((found for name in ("g++", "c++", "clang++") if (found := shutil.which(name))), None)
+    if compiler is None:
+        raise RuntimeError("no C++ compiler on PATH (apt-get install g++)")
+    out = out_dir / Path(main).stem
+    sources = sorted((CORE / "Private").glob("MienCore[A-Z]*.cpp"))
+    args = [
+        compiler,
+        *CORE_FLAGS,
+        "-I",
+        str(CORE / "Public"),
+        *map(str, sources),
+        str(CORE_TESTS / main),
+        "-o",
+        str(out),
+    ]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=600, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr[-4000:])
+    return out

@@ -15,6 +15,7 @@ needs its own manifest.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -40,6 +41,7 @@ from mien.channels import ARKIT52
 from mien.config import Config
 from mien.emotion import Emotion
 from mien.emotion_state import EmotionStateConfig, EmotionStateEngine
+from mien.errors import MienError
 from mien.rig import load_rig
 from mien_bake import BakeOptions, bake, load_manifest, read_glb, runner
 from mien_bake.cache import BakeCache
@@ -818,6 +820,53 @@ def test_sigkill_midway_leaves_no_partial_output_and_the_rerun_resumes(
     assert "0 failed" in rerun.stdout
 
 
+_STUCK_WORKERS = """
+import sys, time
+import mien_bake.runner as runner
+# Workers as stuck as a native call holding the GIL can make them: no watchdog, a line that never ends.
+runner._watch_parent = lambda parent_pid: None
+runner._Worker.bake = lambda self, job: time.sleep(300)
+from mien_bake.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc to watch the worker processes")
+def test_the_lock_dies_with_the_bake_even_when_its_workers_are_stuck(tmp_path: Path) -> None:
+    """SIGKILL of the bake: the output folder is free that instant (the workers never held its lock), and the
+    workers die with it (PR_SET_PDEATHSIG) even when they could not run their watchdog."""
+    folder = manifest_folder(tmp_path, ("cards_001",))
+    manifest = _kill_manifest(folder, 4)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-c", _STUCK_WORKERS, str(manifest), "-o", str(out), "--jobs", "2",
+                             "--progress", "none"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers := _children(proc.pid)) < 2:
+            assert proc.poll() is None, "the bake ended before its workers started"
+            assert time.monotonic() < deadline, "the workers did not start within 120 s"
+            time.sleep(0.02)
+        time.sleep(0.5)  # the workers are in their (endless) lines
+        with pytest.raises(MienError, match="another mien bake is writing"), runner._locked(BakeCache(out)):
+            pass  # while the bake runs, its folder is locked
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        with runner._locked(BakeCache(out)):  # at once: no retry, no wait
+            pass
+        deadline = time.monotonic() + 2
+        while alive := [w for w in workers if _alive(w)]:
+            assert time.monotonic() < deadline, f"workers {alive} outlived the killed bake"
+            time.sleep(0.02)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        for worker in workers:
+            if _alive(worker):
+                os.kill(worker, signal.SIGKILL)
+
+
 def test_dry_run_plans_without_writing(tmp_path: Path) -> None:
     folder = manifest_folder(tmp_path, ("cards_001",))
     manifest = write_manifest(folder, HEADER + GOOD_LINE)
@@ -868,8 +917,8 @@ def test_a_crashing_worker_fails_only_the_line_it_was_baking(monkeypatch: pytest
     monkeypatch.setattr(runner._Worker, "bake", fake_bake)
     setup = runner._Setup(Config(), None, {}, {}, None, os.getpid())
     ids = ["a", "b", "crash", "c", "d", "e"]
-    jobs = [runner._Job(i, "npc", b"", None, Emotion.neutral(), 60.0, 0, "auto", AnimationOptions(), (), False, {})
-            for i in ids]
+    jobs = [runner._Job(i, "npc", "", "", None, Emotion.neutral(), 60.0, 0, "auto", AnimationOptions(), (), False,
+                        {}) for i in ids]
     outcomes: dict[str, Any] = {}
 
     def handle(job: runner._Job, outcome: Any) -> bool:
@@ -881,3 +930,176 @@ def test_a_crashing_worker_fails_only_the_line_it_was_baking(monkeypatch: pytest
     assert sorted(outcomes) == sorted(ids)
     assert isinstance(outcomes["crash"], runner._Failed) and "died" in outcomes["crash"].error
     assert all(isinstance(outcomes[i], runner._Baked) for i in ids if i != "crash")
+
+
+# ---------------------------------------------------------------------------------------------
+# Trust rules: ids vs the report, outputs vs inputs, links leaving the folder, odd and huge inputs
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lid", ["bake_report", "BAKE_REPORT", "Bake_Report"])
+def test_a_line_id_that_names_the_report_is_refused(tmp_path: Path, animator: Animator, lid: str) -> None:
+    folder = manifest_folder(tmp_path, ("cards_001",))
+    manifest = write_manifest(folder, HEADER + GOOD_LINE + f"  - {{id: {lid}, character: hero, "
+                              "audio: audio/cards_001.wav}\n")
+    parsed = load_manifest(manifest)
+    (problem,) = parsed.problems
+    assert problem.key == "lines[1].id" and "the bake's own report" in problem.message and problem.line == 6
+    assert [line.id for line in parsed.lines] == ["ok"]
+    result = run_bake(manifest, tmp_path / "out", animator)
+    assert result.exit_code == EXIT_FAILED and result.lines[lid].status == "failed"
+    json.loads((tmp_path / "out" / REPORT_FILE).read_text())  # the report is the report
+    # without json among the formats the id writes no such file, and is fine
+    other = write_manifest(folder, HEADER.replace("version: 1\n", "version: 1\ndefaults: {formats: [glb, csv]}\n")
+                           + f"  - {{id: {lid}, character: hero, audio: audio/cards_001.wav}}\n", "other.yaml")
+    assert not load_manifest(other).problems
+
+
+def _linked_project(tmp_path: Path) -> Path:
+    """A project whose audio/outside.wav is a symlink to a file outside it, and audio/shared/ a linked folder."""
+    folder = manifest_folder(tmp_path, ("cards_001",))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copy(SPEECH / "cards_003.wav", elsewhere / "secret.wav")
+    (folder / "audio" / "outside.wav").symlink_to(elsewhere / "secret.wav")
+    (folder / "audio" / "shared").symlink_to(elsewhere, target_is_directory=True)
+    (folder / "audio" / "inside.wav").symlink_to("cards_001.wav")  # a link that stays inside is fine
+    return write_manifest(folder, HEADER + GOOD_LINE
+                          + "  - {id: outside, character: hero, audio: audio/outside.wav}\n"
+                          + "  - {id: shared, character: hero, audio: audio/shared/secret.wav}\n"
+                          + "  - {id: inside, character: hero, audio: audio/inside.wav}\n")
+
+
+def test_symlinked_inputs_that_leave_the_folder_are_refused_unless_allowed(tmp_path: Path,
+                                                                           animator: Animator) -> None:
+    manifest = _linked_project(tmp_path)
+    parsed = load_manifest(manifest)
+    assert [line.id for line in parsed.lines] == ["ok", "inside"]
+    assert {p.key for p in parsed.problems} == {"lines[1].audio", "lines[2].audio"}
+    for problem in parsed.problems:
+        assert "symbolic link" in problem.message and "outside the manifest's folder" in problem.message
+        assert "--allow-outside-inputs" in problem.fix
+    result = run_bake(manifest, tmp_path / "out", animator)
+    assert result.exit_code == EXIT_FAILED and not (tmp_path / "out" / "outside.csv").exists()
+    allowed = run_bake(manifest, tmp_path / "allowed", animator, allow_outside_inputs=True)
+    assert allowed.exit_code == EXIT_OK, allowed.summary
+    assert {o.status for o in allowed.lines.values()} == {"done"}
+
+
+def test_the_cli_flag_allows_outside_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mien.cli import main
+
+    manifest = _linked_project(tmp_path)
+    assert main(["bake", str(manifest), "-o", str(tmp_path / "a"), "--jobs", "1", "--progress", "none"]) == 1
+    assert main(["bake", str(manifest), "-o", str(tmp_path / "b"), "--jobs", "1", "--progress", "none",
+                 "--allow-outside-inputs"]) == 0
+    assert "--allow-outside-inputs" in capsys.readouterr().out
+
+
+def test_outputs_that_would_land_on_inputs_are_refused_before_any_work(tmp_path: Path, animator: Animator) -> None:
+    folder = manifest_folder(tmp_path, ("cards_001",))
+    shutil.copy(SPEECH / "bake_sample_face.glb", folder / "guard.glb")
+    (folder / "characters").mkdir()
+    shutil.copy(SPEECH / "bake_sample_face.glb", folder / "characters" / "hero.glb")
+    manifest = write_manifest(folder, "version: 1\ndefaults: {per_character_glb: true}\ncharacters:\n"
+                              "  hero: {rig: arkit52, face_mesh: characters/hero.glb}\n"
+                              "  guard: {rig: arkit52, face_mesh: guard.glb}\nlines:\n"
+                              "  - {id: guard, character: hero, audio: audio/cards_001.wav}\n"
+                              "  - {id: x, character: guard, audio: audio/cards_001.wav}\n")
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    result = run_bake(manifest, folder, animator)  # into the manifest's own folder
+    assert result.exit_code == EXIT_UNUSABLE, result.summary
+    assert "guard.glb (line guard) would replace the input" in result.summary
+    assert "hero.glb (character hero) would replace the input" in result.summary
+    assert "nothing was baked" in result.summary and "Fix:" in result.summary
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+    assert not (folder / ".mien-bake").exists()
+    dry = bake(manifest, folder, BakeOptions(dry_run=True, progress="none"), animator=animator)
+    assert dry.exit_code == EXIT_UNUSABLE
+    assert run_bake(manifest, tmp_path / "elsewhere", animator).exit_code == EXIT_OK
+
+
+def test_inputs_inside_the_cache_folder_are_refused(tmp_path: Path, animator: Animator) -> None:
+    folder = manifest_folder(tmp_path, ("cards_001",))
+    (folder / ".mien-bake" / "tmp").mkdir(parents=True)
+    shutil.copy(SPEECH / "cards_001.wav", folder / ".mien-bake" / "tmp" / "line.wav")
+    manifest = write_manifest(folder, HEADER + "  - {id: a, character: hero, audio: .mien-bake/tmp/line.wav}\n")
+    result = run_bake(manifest, folder, animator)
+    assert result.exit_code == EXIT_UNUSABLE and "inside the bake's cache folder" in result.summary
+    assert (folder / ".mien-bake" / "tmp" / "line.wav").is_file()  # the leftover-cleaning never ran
+
+
+def test_prune_never_deletes_a_file_that_is_now_an_input(tmp_path: Path, animator: Animator) -> None:
+    folder = manifest_folder(tmp_path, ("cards_001",))
+    out = folder / "out"
+    first = write_manifest(folder, HEADER + GOOD_LINE + "  - {id: old, character: hero, audio: audio/cards_001.wav}\n")
+    assert run_bake(first, out, animator).exit_code == EXIT_OK
+    shutil.copy(SPEECH / "bake_sample_face.glb", out / "old.glb")  # the user reuses the name for a mesh
+    second = write_manifest(folder, "version: 1\ncharacters:\n  hero: {rig: arkit52, face_mesh: out/old.glb}\n"
+                            "lines:\n" + GOOD_LINE, "second.yaml")
+    result = run_bake(second, out, animator, prune=True)
+    assert result.exit_code == EXIT_OK, result.summary
+    assert (out / "old.glb").read_bytes() == (SPEECH / "bake_sample_face.glb").read_bytes()
+    assert not (out / "old.csv").exists() and "--prune kept old.glb" in result.summary
+
+
+def test_inputs_that_are_not_regular_files_are_refused_without_blocking(tmp_path: Path) -> None:
+    folder = manifest_folder(tmp_path, ("cards_001",))
+    os.mkfifo(folder / "audio" / "pipe.wav")
+    (folder / "audio" / "dir.wav").mkdir()
+    (folder / "audio" / "device.wav").symlink_to("/dev/zero")
+    (folder / "audio" / "loop.wav").symlink_to("loop.wav")
+    manifest = write_manifest(folder, HEADER + GOOD_LINE + "".join(
+        f"  - {{id: {name}, character: hero, audio: audio/{name}.wav}}\n" for name in ("pipe", "dir", "device", "loop"))
+        + "  - {id: t, character: hero, audio: audio/cards_001.wav, transcript_file: audio/pipe.wav}\n")
+    parsed = load_manifest(manifest, allow_outside_inputs=True)
+    messages = {p.key: p.message for p in parsed.problems}
+    assert "a named pipe" in messages["lines[1].audio"] and "a folder" in messages["lines[2].audio"]
+    assert "a character device" in messages["lines[3].audio"]
+    assert "cannot be opened" in messages["lines[4].audio"] and "a named pipe" in messages["lines[5].transcript_file"]
+    assert [line.id for line in parsed.lines] == ["ok"]
+    assert not load_manifest(folder / "audio" / "pipe.wav").lines  # a manifest that is a pipe: refused unread
+
+
+def test_inputs_are_bounded_by_the_request_limit(tmp_path: Path, animator: Animator) -> None:
+    folder = manifest_folder(tmp_path, ("cards_001",))
+    (folder / "audio" / "long.txt").write_text("word " * 2000)
+    manifest = write_manifest(folder, HEADER + GOOD_LINE
+                              + "  - {id: long, character: hero, audio: audio/cards_001.wav, "
+                              "transcript_file: audio/long.txt}\n")
+    problem = next(p for p in load_manifest(manifest).problems if p.key == "lines[1].transcript_file")
+    assert "the maximum is 5000" in problem.message and "limits.max_text_chars" in problem.message
+    small = Config(limits=dataclasses.replace(Config().limits, max_message_bytes=4096))
+    result = bake(manifest, tmp_path / "out", BakeOptions(jobs=1, progress="none"), config=small,
+                  animator=Animator(small))
+    assert result.lines["ok"].status == "failed" and "larger than 4096 bytes" in result.lines["ok"].error
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the peak RSS from /proc")
+def test_a_huge_manifest_sharing_one_audio_file_validates_in_bounded_time_and_memory(tmp_path: Path) -> None:
+    folder = manifest_folder(tmp_path, ("cards_001",))
+    n = 5000
+    rows = [f"  - {{id: l{i:05d}, character: hero, audio: audio/cards_001.wav, transcript: hello}}"
+            for i in range(n)]
+    manifest = write_manifest(folder, HEADER + "\n".join(rows) + "\n")
+    # the peak RSS of the process itself (VmHWM; ru_maxrss would count the forked pytest)
+    script = ("import re, sys, time\nfrom mien_bake import BakeOptions, bake\nstarted = time.monotonic()\n"
+              "r = bake(sys.argv[1], sys.argv[2], BakeOptions(dry_run=True, progress='none'))\n"
+              "peak = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]\n"
+              "print(len(r.report['would_bake']), round(time.monotonic() - started, 1), int(peak) // 1024)\n")
+    done = subprocess.run([sys.executable, "-c", script, str(manifest), str(tmp_path / "out")], capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    planned, seconds, rss_mb = done.stdout.split()
+    print(f"{n} lines: planned in {seconds} s, peak RSS {rss_mb} MB")
+    assert int(planned) == n and int(rss_mb) < 150  # no line holds its audio: 5000 x 35 kB would be 175 MB
+
+
+def test_the_worker_refuses_audio_that_changed_since_planning(tmp_path: Path, animator: Animator) -> None:
+    audio = tmp_path / "a.wav"
+    shutil.copy(SPEECH / "cards_001.wav", audio)
+    setup = runner._Setup(Config(), None, {"npc": runner._RigSpec(True, "arkit52")}, {}, None, os.getpid())
+    job = runner._Job("a", "npc", str(audio), hashlib.sha256(b"other bytes").hexdigest(), None, Emotion.neutral(),
+                      60.0, 0, "auto", AnimationOptions(), ("csv",), False, {"audio": "a.wav"})
+    outcome = runner._Worker(setup, animator).bake(job)
+    assert isinstance(outcome, runner._Failed) and "changed while the bake was running" in outcome.error

@@ -132,7 +132,7 @@ def test_cli_animate_format_livelinkface(tmp_path: Path) -> None:
     assert out.read_text().splitlines()[0] == REAL_TAKE_HEADER
     bad = tmp_path / "vrm.csv"
     assert main(["animate", str(wav), "--text", transcript("cards_001"), "--format", "livelinkface", "--rig", "vrm",
-                 "-o", str(bad)]) == 1
+                 "-o", str(bad)]) == 2
     assert not bad.exists()
 
 

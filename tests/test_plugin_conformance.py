@@ -42,8 +42,12 @@ def _fixture_ids() -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[str]:
     """Base URL of a running sidecar's gateway (with a token, as the plugins are configured)."""
-    config = config_from_dict({"server": {"host": "127.0.0.1", "port": 0, "http_port": 0, "auth_token": TOKEN},
-                               "state": {"db_path": ":memory:"}})
+    config = config_from_dict(
+        {
+            "server": {"host": "127.0.0.1", "port": 0, "http_port": 0, "auth_token": TOKEN},
+            "state": {"db_path": ":memory:"},
+        }
+    )
     sidecar = Sidecar(config).start()
     try:
         assert sidecar.http_port, "the sidecar started without its gateway"
@@ -175,3 +179,101 @@ async def _stream(base: str, fixture: dict[str, Any], where: str) -> None:
             total += frames["frameCount"]
     assert received[-2]["end"]["frameCount"] == total > 0
     assert received[-1]["status"]["code"] == "ok", f"{where}: {received[-1]}"
+
+
+# --- paced streaming, exactly as the runtime API streams -------------------------------------
+
+STREAM_WAV = "tests/fixtures/speech/cards_001.wav"
+START_BUFFER_S = {"whole": 0.1, "tts": 0.4}
+"""MienCore::DefaultStartBufferS (a whole clip) and DefaultPushStartBufferS (pushed TTS audio); the GDScript
+constants are checked equal to them by test_plugin_core."""
+
+
+@pytest.fixture(scope="module")
+def stream_plan_tool(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from fixture_tools import build_core_program
+
+    return build_core_program("mien_stream_plan.cpp", tmp_path_factory.mktemp("plan"))
+
+
+def _plan(tool: Path, *args: str) -> list[tuple[float, str]]:
+    """The plugin core's messages and send times for the fixture WAV (see core_tests/mien_stream_plan.cpp)."""
+    import subprocess
+
+    from fixture_tools import REPO
+
+    out = subprocess.run(
+        [str(tool), str(REPO / STREAM_WAV), *args], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    lines = [json.loads(line) for line in out.splitlines()]
+    return [(float(line["t"]), json.dumps(line["message"])) for line in lines]
+
+
+async def _paced_stream(base: str, plan: list[tuple[float, str]]) -> tuple[list[dict[str, Any]], list[float], float]:
+    """Sends each message at its planned time; returns the server messages and their arrival times."""
+    import aiohttp
+
+    url = base.replace("http://", "ws://", 1) + "/mien.v1.FaceAnimation/StreamAnimate"
+    received: list[dict[str, Any]] = []
+    arrivals: list[float] = []
+    loop = asyncio.get_running_loop()
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(url, headers={"Authorization": f"Bearer {TOKEN}"}) as socket:
+            start = loop.time()
+
+            async def send() -> None:
+                for due, text in plan:
+                    delay = start + due - loop.time()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    await socket.send_str(text)
+
+            async def receive() -> None:
+                async for item in socket:
+                    if item.type != aiohttp.WSMsgType.TEXT:
+                        return
+                    received.append(json.loads(item.data))
+                    arrivals.append(loop.time() - start)
+                    if "status" in received[-1]:
+                        return
+
+            await asyncio.wait_for(asyncio.gather(send(), receive()), timeout=TIMEOUT_S)
+            last_send = plan[-1][0]
+    return received, arrivals, last_send
+
+
+@pytest.mark.parametrize(
+    "mode", [("whole",), ("tts", "1.0", "37"), ("tts", "4.0", "80")], ids=["say_whole_clip", "tts_real_time", "tts_4x"]
+)
+def test_paced_stream_frames_arrive_before_playback(
+    gateway: str, stream_plan_tool: Path, mode: tuple[str, ...]
+) -> None:
+    """The acceptance check of streaming: chunk sizes and send times come from the plugin core itself
+    (100 ms chunks, at most 0.5 s ahead of real time); the line's audio starts when frames for
+    the start buffer are in (or the stream ended), as both plugins do; every frame must have arrived
+    before its playback time, start + index / fps. A TTS pushing at real time is the worst case."""
+    plan = _plan(stream_plan_tool, *mode)
+    audio = [m for _, m in plan if m.startswith('{"audio"')]
+    sizes = {len(json.loads(m)["audio"]["data"]) for m in audio[:-1]}
+    assert len(sizes) == 1, "every chunk but the last has the same size"
+    send_times = [t for t, m in plan if m.startswith('{"audio"')]
+    duration_s = len(audio) * 0.1
+    assert send_times[-1] > duration_s - 1.0, "the clip is paced, not sent at once"
+    received, arrivals, _ = asyncio.run(_paced_stream(gateway, plan))
+    assert received[-1] == {"status": {"code": "ok", "message": ""}}, received[-1]
+    header = received[0]["header"]
+    fps = header["fps"]
+    frame_arrival: list[float] = []
+    for message, arrived in zip(received, arrivals, strict=True):
+        if "frames" in message:
+            frame_arrival.extend([arrived] * message["frames"]["frameCount"])
+    ended_at = next(a for m, a in zip(received, arrivals, strict=True) if "end" in m)
+    needed = int(START_BUFFER_S[mode[0]] * fps + 0.999)
+    playback_start = frame_arrival[needed - 1] if len(frame_arrival) >= needed else ended_at
+    late = [
+        (i, arrived - (playback_start + i / fps))
+        for i, arrived in enumerate(frame_arrival)
+        if arrived > playback_start + i / fps
+    ]
+    assert not late, f"{len(late)} of {len(frame_arrival)} frames arrived after their playback time: {late[:5]}"
+    assert len(frame_arrival) >= int(duration_s * fps * 0.9)

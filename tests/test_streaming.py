@@ -171,6 +171,34 @@ def test_mouth_closes_at_end_of_audio(stub) -> None:  # type: ignore[no-untyped-
     assert len(names) == 59
 
 
+def test_the_last_frames_are_sent_before_the_wait_after_end_of_audio(stub, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """After EndOfAudio the stream waits for the client's half-close before its end event; the last frames
+    must not wait with it (a player would stall on them). With the wait made long, the last frames arrive
+    well before the end event, while the client has not yet closed its side."""
+    from mien.server import stream_rpc
+
+    monkeypatch.setattr(stream_rpc, "AFTER_END_S", 3.0)
+    release = threading.Event()
+
+    def held_open() -> Iterator[fa.StreamAnimateRequest]:
+        yield from requests(pcm16("goforward"))
+        release.wait(10.0)  # no half-close until the test has its frames
+
+    arrived: dict[str, float] = {}
+    frames = 0
+    for response in stub.StreamAnimate(held_open()):
+        kind = response.WhichOneof("message")
+        if kind == "frames":
+            frames += response.frames.frame_count
+            arrived["frames"] = time.monotonic()
+        elif kind == "end":
+            arrived["end"] = time.monotonic()
+            assert response.end.frame_count == frames
+    release.set()
+    # the wait is min(AFTER_END_S, the stall timeout: 1 s here); before the fix the gap was a few ms
+    assert arrived["end"] - arrived["frames"] > 0.6, "the last frames waited with the end event"
+
+
 def test_cancel_frees_the_stream(stub, server: Sidecar) -> None:  # type: ignore[no-untyped-def]
     pcm = pcm16()
     call = stub.StreamAnimate(requests(pcm, chunk_ms=50, pace_s=0.05))

@@ -213,6 +213,8 @@ class BakeCache:
         self.warning = ""
         """Set when an existing cache could not be read (everything is re-baked)."""
         self._journal: int | None = None
+        self.lock_fd: int | None = None
+        """The output folder's lock file while this process holds the lock (see ``runner._locked``)."""
 
     def prepare(self) -> None:
         """Create the folders and delete temporary files an interrupted bake left behind."""

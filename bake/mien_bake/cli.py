@@ -1,7 +1,7 @@
 """``mien bake MANIFEST.yaml -o OUT_DIR``: the argument parser and the command (called from :mod:`mien.cli`).
 
     mien bake MANIFEST.yaml -o OUT_DIR [--jobs N] [--force] [--fail-fast] [--progress auto|bar|json|none]
-              [--prune] [--dry-run]
+              [--prune] [--dry-run] [--allow-outside-inputs]
 
 The summary goes to stdout, progress to stderr. Exit codes: 0 every line baked or unchanged, 1 some
 line failed (the others were written), 2 the manifest or the output folder is unusable, 130 when
@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from mien.config import Config
+from mien.files import safe_text
 
 __all__ = ["EXIT_INTERRUPTED", "add_bake_arguments", "main", "run_bake"]
 
@@ -35,25 +36,36 @@ def add_bake_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument("--prune", action="store_true",
                         help="delete the outputs of lines and characters no longer in the manifest")
     parser.add_argument("--dry-run", action="store_true", help="validate and list what would be baked; write nothing")
+    parser.add_argument("--allow-outside-inputs", action="store_true",
+                        help="accept symbolic links in the manifest's folder that resolve to files outside it")
     return parser
 
 
 def run_bake(args: argparse.Namespace, config: Config) -> int:
     """Run the bake for parsed arguments; returns the exit code."""
-    from .runner import BakeOptions, bake
+    from .runner import MAX_JOBS, BakeOptions, bake
 
-    if args.jobs < 0:
-        print("mien bake: --jobs must be >= 0 (0 = one per CPU)", file=sys.stderr)
+    if not 0 <= args.jobs <= MAX_JOBS:
+        print(f"mien bake: --jobs {args.jobs}: accepted: 0 to {MAX_JOBS} (0 = one per CPU); --jobs must be >= 0",
+              file=sys.stderr)
+        return 2
+    if not args.output.strip() or args.output == "-":
+        print(f"mien bake: -o {args.output!r}: give the output folder (the bake writes many files, not a stream)",
+              file=sys.stderr)
+        return 2
+    if args.manifest == "-":
+        print("mien bake: the manifest cannot come from stdin: its paths are relative to its folder; give its path",
+              file=sys.stderr)
         return 2
     options = BakeOptions(jobs=args.jobs, force=args.force, fail_fast=args.fail_fast, progress=args.progress,
-                          prune=args.prune, dry_run=args.dry_run)
+                          prune=args.prune, dry_run=args.dry_run, allow_outside_inputs=args.allow_outside_inputs)
     try:
         result = bake(args.manifest, args.output, options, config=config)
     except KeyboardInterrupt:
         print("mien bake: interrupted; finished lines are kept, run the same command again to resume",
               file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(result.summary, flush=True)
+    print(safe_text(result.summary), flush=True)
     return result.exit_code
 
 

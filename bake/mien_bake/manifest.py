@@ -32,8 +32,14 @@ A manifest is a YAML file (``yaml.SafeLoader`` plus line marks and a duplicate-k
         mode: aligned              # optional: overrides defaults.mode
         options: {gaze_scale: 0.5} # optional
 
-Paths are relative to the manifest's folder and may not leave it (``..``, absolute paths and
-drive letters are rejected; the check is lexical, so a symlink inside the folder is followed).
+Paths are relative to the manifest's folder and may not leave it: ``..``, absolute paths and
+drive letters are rejected, and so is a symbolic link (or a path through one) that resolves to a
+file outside the folder, unless ``allow_outside_inputs`` (``mien bake --allow-outside-inputs``)
+trusts such links. Every input must be a regular file (not a folder, device or pipe) of at most
+``limits.max_message_bytes``. No two output files may share a name, compared ignoring case as on
+Windows and macOS file systems: a line id may not name the bake's report (``bake_report`` with the
+``json`` format), nor write another line's file (``a.livelinkface`` with ``csv`` and ``a`` with
+``livelinkface``).
 
 :func:`load_manifest` never raises for a bad manifest: it returns a :class:`Manifest` whose
 :attr:`~Manifest.problems` list every problem and whose :attr:`~Manifest.lines` hold only the
@@ -46,8 +52,10 @@ from __future__ import annotations
 import difflib
 import hashlib
 import math
+import os
 import posixpath
 import re
+import stat
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -57,21 +65,23 @@ import numpy as np
 import yaml
 
 from mien import AnimationOptions
-from mien.cli import parse_emotion
 from mien.config import Config, short_repr
-from mien.emotion import Emotion, EmotionKeyframe
+from mien.emotion import Emotion, EmotionKeyframe, parse_emotion
 from mien.emotion_state import load_personas
 from mien.emotion_state.temperament import check_ocean
 from mien.errors import MienError
+from mien.files import file_kind, read_limited, stat_or_none
 from mien.rig import RigProfile, load_rig, parse_rig, shipped_rig_names
 
 from .gltf import Clip, build_glb
 
 __all__ = [
+    "CHARACTERS_DIR",
     "FORMATS",
     "FORMAT_SUFFIX",
     "MANIFEST_VERSION",
     "MODES",
+    "REPORT_FILE",
     "Character",
     "Defaults",
     "Line",
@@ -84,6 +94,10 @@ __all__ = [
 ]
 
 MANIFEST_VERSION = 1
+REPORT_FILE = "bake_report.json"
+"""The bake's report, beside the line files in the output folder (no line may write a file of that name)."""
+CHARACTERS_DIR = "characters"
+"""Folder of the per-character files in the output folder."""
 FORMATS: tuple[str, ...] = ("glb", "csv", "json", "livelinkface")
 FORMAT_SUFFIX: dict[str, str] = {"glb": "glb", "csv": "csv", "json": "json", "livelinkface": "livelinkface.csv"}
 """File name ending of each format (a Live Link Face take is a .csv)."""
@@ -105,6 +119,10 @@ _WINDOWS_RESERVED = frozenset(
 )
 _SEED_LIMIT = 2**64
 _DRIVE_RE = re.compile(r"^[A-Za-z]:")
+_HINTS_MAX = 20
+"""Missing files that get a "did you mean" (each compares the name with its folder's files)."""
+_MANIFEST_MAX_BYTES = 64 * 1024 * 1024
+"""About 400,000 lines: far more than a game ships in one manifest, and parsed in minutes."""
 
 LineEmotion: TypeAlias = Emotion | tuple[EmotionKeyframe, ...] | None
 """A line's emotion: constant, keyframed, or ``None`` for ``auto`` (from the character's state)."""
@@ -228,6 +246,9 @@ class Manifest:
     """Every line id the manifest declares (valid or not), in order; ``line<i>`` for lines without one."""
     failed_line_ids: tuple[str, ...]
     """Declared lines that cannot be baked because of a problem."""
+    input_files: tuple[Path, ...] = ()
+    """Every file the manifest reads (itself included): its folder entry (parent folders resolved) and, for a
+    symbolic link, the file it resolves to. The bake refuses to write over any of them."""
 
     @property
     def fatal(self) -> bool:
@@ -259,8 +280,9 @@ class _MarkedList(list[Any]):
     item_lines: list[int]
 
 
-class _Loader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that records line marks and rejects duplicate keys."""
+class _Loader(yaml.CSafeLoader):
+    """libyaml's safe loader (PyYAML's wheels include libyaml; 10x faster than ``yaml.SafeLoader`` on a long
+    manifest) that records line marks and rejects duplicate keys."""
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _MarkedDict:
@@ -333,11 +355,15 @@ def _is_number(value: object) -> bool:
 class _Checker:
     """Collects problems while the manifest is read."""
 
-    def __init__(self, source: str, root: Path, config: Config) -> None:
+    def __init__(self, source: str, root: Path, config: Config, allow_outside: bool = False) -> None:
         self.source = source
         self.root = root
         self.config = config
+        self.allow_outside = allow_outside
         self.problems: list[Problem] = []
+        self.inputs: list[Path] = []
+        self._hints = 0
+        self._files: dict[str, tuple[Path, Path] | str] = {}
 
     def add(self, line: int | None, key: str, message: str, fix: str, *, line_ids: tuple[str, ...] = (),
             fatal: bool = False) -> None:
@@ -373,18 +399,66 @@ class _Checker:
                      "to a folder that contains them", line_ids=line_ids)
             return None
         path = self.root / normal
-        if not path.is_file():
-            hint = ""
-            parent = path.parent
-            if parent.is_dir():
-                names = sorted(p.name for p in parent.iterdir() if p.is_file())
-                close = difflib.get_close_matches(path.name, names, n=1, cutoff=0.6)
-                if close:
-                    hint = f" (did you mean {posixpath.join(posixpath.dirname(normal), close[0])!r}?)"
-            self.add(line, key, f"{what} {value!r} does not exist{hint}",
-                     f"check the path; it is relative to the manifest's folder {self.root}", line_ids=line_ids)
-            return None
-        return path
+        found = self._files.get(normal)
+        if found is None:
+            found = self._files[normal] = self._probe(path)
+        if isinstance(found, tuple):
+            real, entry = found
+            if self.allow_outside or real.is_relative_to(self.root):
+                self.inputs.extend((entry, real))
+                return real
+            problem, fix = (f"{what} {value!r} is a symbolic link (or lies under one) to {real}, outside the "
+                            f"manifest's folder {self.root}", "copy the file into the manifest's folder, or run mien "
+                            "bake with --allow-outside-inputs to trust links that leave it")
+        elif found == "missing":
+            problem = f"{what} {value!r} does not exist{self._hint(path, normal)}"
+            fix = f"check the path; it is relative to the manifest's folder {self.root}"
+        elif found.startswith("error:"):
+            problem, fix = f"{what} {value!r} cannot be opened ({found[6:]})", "check the path and its permissions"
+        else:
+            problem, fix = (f"{what} {value!r} is {found}, not a file",
+                            "name a regular file (a folder, device or pipe cannot be read as one)")
+        self.add(line, key, problem, fix, line_ids=line_ids)
+        return None
+
+    @staticmethod
+    def _probe(path: Path) -> tuple[Path, Path] | str:
+        """(the file, its folder entry) for a regular file (symlinks resolved), else what is wrong: "missing",
+        "error:<reason>" or the kind of thing it is. Cached per path: many lines may share a file."""
+        try:
+            st = path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return "missing"
+        except OSError as exc:  # a symlink loop, a folder it may not enter
+            return f"error:{exc.strerror}"
+        if not stat.S_ISREG(st.st_mode):
+            return file_kind(st)
+        return path.resolve(), Path(os.path.realpath(path.parent)) / path.name
+
+    def _hint(self, path: Path, normal: str) -> str:
+        """" (did you mean ...?)" for the first few missing files (a huge manifest of typos stays fast)."""
+        self._hints += 1
+        parent = path.parent
+        if self._hints > _HINTS_MAX or not parent.is_dir():
+            return ""
+        names = sorted(p.name for p in parent.iterdir() if p.is_file())
+        close = difflib.get_close_matches(path.name, names, n=1, cutoff=0.6)
+        return f" (did you mean {posixpath.join(posixpath.dirname(normal), close[0])!r}?)" if close else ""
+
+    def read(self, path: Path, line: int | None, key: str, line_ids: tuple[str, ...] = (),
+             limit: int | None = None) -> bytes | None:
+        """A validated input's bytes, bounded by ``limit`` (default limits.max_message_bytes, as a request to the
+        sidecar)."""
+        try:
+            with path.open("rb") as handle:
+                return read_limited(handle, limit or self.config.limits.max_message_bytes, path.name, key)
+        except OSError as exc:
+            self.add(line, key, f"cannot read {path.name}: {exc.strerror}", "check the file's permissions",
+                     line_ids=line_ids)
+        except MienError as exc:
+            self.add(line, key, str(exc), "use a smaller file, or raise limits.max_message_bytes in the --config",
+                     line_ids=line_ids)
+        return None
 
     def identifier(self, value: object, line: int | None, key: str, what: str,
                    line_ids: tuple[str, ...] = ()) -> str | None:
@@ -447,21 +521,6 @@ def _normal_ref(value: object) -> str:
     return posixpath.normpath(str(value).strip().replace("\\", "/"))
 
 
-def _parse_emotion_text(text: str) -> Emotion | tuple[EmotionKeyframe, ...]:
-    """CLI ``--emotion`` syntax; keyframes must start at >= 0 and increase."""
-    parsed = parse_emotion(text)
-    if isinstance(parsed, tuple):
-        previous = -math.inf
-        for i, frame in enumerate(parsed):
-            if not math.isfinite(frame.time_s) or frame.time_s < 0 or frame.time_s <= previous:
-                raise MienError(f"keyframe {i} at {frame.time_s:g} s: keyframe times must be >= 0 and increasing")
-            previous = frame.time_s
-        return parsed
-    if isinstance(parsed, Emotion):
-        return parsed
-    raise MienError(f"{text!r} is not a constant or keyframed emotion")
-
-
 # --------------------------------------------------------------------------------------------
 # Sections
 # --------------------------------------------------------------------------------------------
@@ -510,9 +569,9 @@ def _read_defaults(chk: _Checker, raw: object, line: int | None) -> Defaults | N
             bad = True
         elif emotion.strip().lower() != AUTO:
             try:
-                _parse_emotion_text(emotion)
+                parse_emotion(emotion)
             except MienError as exc:
-                chk.add(_key_line(raw, "emotion"), "defaults.emotion", _clean(exc), _EMOTION_FIX, fatal=True)
+                chk.add(_key_line(raw, "emotion"), "defaults.emotion", str(exc), _EMOTION_FIX, fatal=True)
                 bad = True
     options = chk.options(raw.get("options"), _key_line(raw, "options"), "defaults.options", fatal=True)
     if bad or seed is None or mode is None or options is None:
@@ -524,11 +583,6 @@ def _read_defaults(chk: _Checker, raw: object, line: int | None) -> Defaults | N
 
 _EMOTION_FIX = ("write a category (neutral, happy, sad, angry, fear, disgust, surprise) with an optional "
                 "intensity (angry:0.7), vad:V,A,D, keyframes 0:neutral;1.5:angry:0.8, or auto")
-
-
-def _clean(exc: MienError) -> str:
-    text = str(exc)
-    return text[len("--emotion "):] if text.startswith("--emotion ") else text
 
 
 def _looks_like_path(rig: str) -> bool:
@@ -544,12 +598,13 @@ def _read_rig(chk: _Checker, ref: str, line: int | None, key: str) -> tuple[RigP
                     "relative to the manifest (docs/rigs.md)")
             return None
     path = chk.relative_file(ref, line, key, "rig profile")
-    if path is None:
+    data = chk.read(path, line, key) if path is not None else None
+    if data is None:
         return None
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
         return parse_rig(text, ref), False, text
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         chk.add(line, key, f"cannot read rig profile {ref!r}: {exc}", "save it as a UTF-8 YAML text file")
     except MienError as exc:
         chk.add(line, key, str(exc), "fix the profile (docs/rigs.md)")
@@ -589,12 +644,9 @@ def _read_character(chk: _Checker, cid: str, raw: object, line: int | None, defa
         ok = ok and mesh_path is not None
         if mesh_path is not None:
             mesh_ref = _normal_ref(raw["face_mesh"])
-            try:
-                mesh_bytes = mesh_path.read_bytes()
-            except OSError as exc:
-                chk.add(_key_line(raw, "face_mesh"), f"{where}.face_mesh", f"cannot read {mesh_ref!r}: {exc}",
-                        "check the file's permissions")
-                ok = False
+            data = chk.read(mesh_path, _key_line(raw, "face_mesh"), f"{where}.face_mesh")
+            ok = ok and data is not None
+            mesh_bytes = data or b""
     elif mesh_name:
         chk.add(_key_line(raw, "face_mesh_name"), f"{where}.face_mesh_name", "face_mesh_name without face_mesh",
                 "add face_mesh: <the .glb> or remove face_mesh_name")
@@ -684,15 +736,24 @@ def _read_line(chk: _Checker, i: int, raw: object, line: int | None, lid: str, d
     elif "transcript_file" in raw:
         path = chk.relative_file(raw["transcript_file"], _key_line(raw, "transcript_file"),
                                  f"{where}.transcript_file", "transcript file", ids)
-        if path is None:
+        data = (chk.read(path, _key_line(raw, "transcript_file"), f"{where}.transcript_file", ids,
+                         limit=4 * chk.config.limits.max_text_chars + 4) if path else None)  # UTF-8: <= 4 bytes/char
+        if data is None:
             ok = False
         else:
             try:
-                transcript = path.read_text(encoding="utf-8").strip() or None
-            except (OSError, UnicodeDecodeError) as exc:
+                transcript = data.decode("utf-8").strip() or None
+            except UnicodeDecodeError as exc:
                 chk.add(_key_line(raw, "transcript_file"), f"{where}.transcript_file", f"cannot read it: {exc}",
                         "save the transcript as UTF-8 text", line_ids=ids)
                 ok = False
+    max_chars = chk.config.limits.max_text_chars
+    if transcript is not None and len(transcript) > max_chars:
+        key = "transcript_file" if "transcript_file" in raw else "transcript"
+        chk.add(_key_line(raw, key), f"{where}.{key}", f"the transcript has {len(transcript)} characters; the "
+                f"maximum is {max_chars} (config limits.max_text_chars)", "split the line, or raise the limit in "
+                "the --config", line_ids=ids)
+        ok = False
     has_personality = character is not None and character.has_personality
     if "emotion" in raw:
         emotion_raw: object = raw["emotion"]
@@ -719,10 +780,10 @@ def _read_line(chk: _Checker, i: int, raw: object, line: int | None, lid: str, d
                 ok = False
         else:
             try:
-                emotion = _parse_emotion_text(emotion_text)
+                emotion = parse_emotion(emotion_text)
             except MienError as exc:
                 chk.add(_key_line(raw, "emotion") if "emotion" in raw else _key_line(raw, "id"), f"{where}.emotion",
-                        _clean(exc), _EMOTION_FIX, line_ids=ids)
+                        str(exc), _EMOTION_FIX, line_ids=ids)
                 ok = False
     heard = raw.get("heard")
     if heard is not None:
@@ -770,18 +831,33 @@ def _fatal_manifest(path: Path, source: str, problems: list[Problem]) -> Manifes
                     problems=tuple(problems), declared_line_ids=(), failed_line_ids=())
 
 
-def load_manifest(path: str | Path, config: Config | None = None) -> Manifest:
-    """Read and validate a manifest; see the module docstring. Never raises for a bad manifest."""
+def _read_manifest(chk: _Checker, mpath: Path) -> str | None:
+    fix = "check the path; it must be a UTF-8 YAML file"
+    st = stat_or_none(mpath)
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        chk.add(None, "manifest", f"cannot read the manifest: it is {file_kind(st)}", fix, fatal=True)
+        return None
+    try:
+        with mpath.open("rb") as handle:
+            return read_limited(handle, _MANIFEST_MAX_BYTES, "the manifest", "manifest").decode("utf-8")
+    except (OSError, UnicodeDecodeError, MienError) as exc:
+        chk.add(None, "manifest", f"cannot read the manifest: {exc}", fix if not isinstance(exc, MienError)
+                else "split it into several manifests", fatal=True)
+    return None
+
+
+def load_manifest(path: str | Path, config: Config | None = None, *, allow_outside_inputs: bool = False) -> Manifest:
+    """Read and validate a manifest; see the module docstring. Never raises for a bad manifest.
+
+    ``allow_outside_inputs`` accepts symbolic links inside the manifest's folder that resolve outside it.
+    """
     config = config or Config()
     source = str(path)
     mpath = Path(path)
     root = mpath.resolve().parent if mpath.exists() else mpath.parent
-    chk = _Checker(source, root, config)
-    try:
-        text = mpath.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        chk.add(None, "manifest", f"cannot read the manifest: {exc}", "check the path; it must be a UTF-8 YAML "
-                "file", fatal=True)
+    chk = _Checker(source, root, config, allow_outside_inputs)
+    text = _read_manifest(chk, mpath)
+    if text is None:
         return _fatal_manifest(mpath, source, chk.problems)
     try:
         doc = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
@@ -838,6 +914,7 @@ def load_manifest(path: str | Path, config: Config | None = None) -> Manifest:
     declared: list[str] = []
     failed: list[str] = []
     seen: dict[str, int] = {}
+    written = {REPORT_FILE.casefold(): "the bake's own report"}  # output file name -> whose
     for i, raw in enumerate(raw_lines):
         line = _item_line(raw_lines, i)
         where = f"lines[{i}]"
@@ -867,6 +944,15 @@ def load_manifest(path: str | Path, config: Config | None = None) -> Manifest:
             failed.append(lid)
             continue
         seen[lid.lower()] = i
+        names = [f"{lid}.{FORMAT_SUFFIX[fmt]}" for fmt in defaults.formats]
+        clash = next((name for name in names if name.casefold() in written), None)
+        if clash is not None:
+            chk.add(_key_line(raw, "id"), f"{where}.id", f"line id {lid!r} would write {clash}, the name of "
+                    f"{written[clash.casefold()]} (file names are compared ignoring case, as Windows and macOS do)",
+                    "rename the line", line_ids=(lid,))
+            failed.append(lid)
+            continue
+        written.update((name.casefold(), f"a file of lines[{i}] ({lid!r})") for name in names)
         parsed = _read_line(chk, i, raw, line, lid, defaults, characters)
         if parsed is None:
             failed.append(lid)
@@ -876,4 +962,6 @@ def load_manifest(path: str | Path, config: Config | None = None) -> Manifest:
         path=mpath, source=source, root=root, defaults=defaults,
         characters={k: v for k, v in characters.items() if v is not None}, lines=tuple(lines),
         problems=tuple(chk.problems), declared_line_ids=tuple(declared), failed_line_ids=tuple(failed),
+        input_files=tuple(dict.fromkeys((Path(os.path.realpath(mpath.parent)) / mpath.name, mpath.resolve(),
+                                         *chk.inputs))),
     )

@@ -22,6 +22,8 @@ import json
 import time
 from typing import Any, TextIO
 
+from mien.files import safe_text
+
 __all__ = ["BarProgress", "JsonProgress", "NullProgress", "PlainProgress", "Progress", "make_progress"]
 
 _BAR_WIDTH = 30
@@ -61,7 +63,7 @@ class JsonProgress(Progress):
         self.stream = stream
 
     def _emit(self, event: str, **fields: Any) -> None:
-        self.stream.write(json.dumps({"event": event, **fields}, sort_keys=True, ensure_ascii=False) + "\n")
+        self.stream.write(safe_text(json.dumps({"event": event, **fields}, sort_keys=True, ensure_ascii=False)) + "\n")
         self.stream.flush()
 
     def problem(self, problem: dict[str, Any]) -> None:
@@ -90,7 +92,7 @@ class PlainProgress(Progress):
         self.stream = stream
 
     def _say(self, text: str) -> None:
-        self.stream.write(text + "\n")
+        self.stream.write(safe_text(text) + "\n")
         self.stream.flush()
 
     def problem(self, problem: dict[str, Any]) -> None:
@@ -146,7 +148,7 @@ class BarProgress(PlainProgress):
             eta = f"  ~{left:.0f} s left"
         text = (f"\r[{'#' * filled}{'.' * (_BAR_WIDTH - filled)}] {self.done}/{self.total} lines  "
                 f"{self.counts['done']} baked, {self.counts['skipped']} unchanged, {self.counts['failed']} failed{eta}")
-        self.stream.write("\r\x1b[2K" + text.lstrip("\r"))
+        self.stream.write("\r\x1b[2K" + safe_text(text.lstrip("\r")))
         self.stream.flush()
         self.drawn = True
 

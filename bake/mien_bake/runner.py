@@ -3,15 +3,19 @@
 Steps of :func:`bake`:
 
 1. **Validate** the manifest (:mod:`.manifest`); every problem is reported, the valid lines go on.
+   An output that would replace one of the manifest's inputs stops the bake before anything is written.
 2. **Emotions**: ``auto`` lines get their emotion by replaying each character's lines in manifest
    order through the NPC emotion state (:mod:`.emotions`), sequentially and deterministically.
 3. **Plan**: each line's content hash (:mod:`.cache`) is compared with the one stored with its
    outputs; unchanged lines are skipped.
 4. **Bake** the rest in worker processes (``fork`` on Linux, ``spawn`` elsewhere; one
-   :class:`~mien.Animator` per worker, loaded once). Workers only compute: they return the files'
+   :class:`~mien.Animator` per worker, loaded once). Workers read their line's audio (checked against
+   the planned hash; only lines in flight are in memory) and compute: they return the files'
    bytes, and this process writes them (temporary file in ``.mien-bake/tmp`` + rename) and then
    the line's cache entry. A killed bake therefore leaves complete files only, and a rerun skips
-   every line whose entry was written. Workers exit on their own when this process dies. A worker
+   every line whose entry was written. Workers die with this process (``PR_SET_PDEATHSIG`` on Linux, a
+   watchdog elsewhere) and never hold the output folder's lock (a POSIX record lock of this process),
+   so a rerun right after a SIGKILL resumes at once. A worker
    that crashes (a native library fault, out of memory) fails the line it was baking, after a
    retry on its own, and the batch goes on.
 5. **Per-character files** (``per_character_glb``): ``characters/<id>.glb`` with every line of
@@ -24,7 +28,11 @@ has problems that stop some lines); 2 the manifest is unusable or the output fol
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import dataclasses
+import errno
+import hashlib
 import io
 import json
 import multiprocessing
@@ -48,11 +56,11 @@ import numpy as np
 
 import mien
 from mien import AnimationOptions, Animator, EncodedAudio, LineRequest, livelinkface
-from mien.channels import CHANNELS
 from mien.config import Config
 from mien.emotion import Emotion, EmotionKeyframe
 from mien.errors import MienError
-from mien.rig import RigProfile, load_rig, parse_rig
+from mien.files import read_limited
+from mien.rig import INTERNAL_RIG, RigProfile, load_rig, parse_rig
 
 from .cache import (
     CACHE_DIR,
@@ -67,7 +75,7 @@ from .cache import (
 )
 from .emotions import EngineFactory, resolve_emotions
 from .gltf import Clip, build_glb
-from .manifest import FORMAT_SUFFIX, Character, Line, Manifest, Mode, load_manifest
+from .manifest import CHARACTERS_DIR, FORMAT_SUFFIX, REPORT_FILE, Character, Line, Manifest, Mode, load_manifest
 from .progress import Progress, make_progress
 
 __all__ = [
@@ -75,6 +83,7 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_OK",
     "EXIT_UNUSABLE",
+    "MAX_JOBS",
     "REPORT_FILE",
     "BakeOptions",
     "BakeResult",
@@ -84,15 +93,16 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
-REPORT_FILE = "bake_report.json"
-CHARACTERS_DIR = "characters"
+MAX_JOBS = 256
+"""Most worker processes a bake starts (each holds an Animator)."""
+_SHOWN = 50
+"""Problems and failed lines listed in the summary (all of them are in bake_report.json)."""
 _CLIPS_DIR = "clips"
 _LOCK_FILE = "lock"
 _WORKER_LOG = "workers.log"
-_INTERNAL_RIG = "arkit52"
-"""The identity profile: its output is the internal channel set (user profiles are applied to it)."""
 _WATCHDOG_S = 0.5
 _ORPHAN_EXIT = 3
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _INFLIGHT_PER_WORKER = 2
 _STATUSES = ("done", "skipped", "failed", "cancelled")
 
@@ -113,6 +123,8 @@ class BakeOptions:
     """Delete the outputs of lines and characters no longer in the manifest."""
     dry_run: bool = False
     """Validate and plan only: report what would be baked, write nothing."""
+    allow_outside_inputs: bool = False
+    """Accept symbolic links in the manifest's folder that resolve to files outside it."""
 
 
 @dataclass
@@ -200,13 +212,18 @@ class _Setup:
     meshes: Mapping[str, _MeshSpec]
     worker_log: str | None
     parent_pid: int
+    inherited_fds: tuple[int, ...] = ()
+    """Descriptors of the bake process that forked workers close at once (none under spawn)."""
 
 
 @dataclass(frozen=True)
 class _Job:
     line_id: str
     character: str
-    audio: bytes
+    audio_path: str
+    """Read by the worker (only jobs in flight hold audio in memory, however long the manifest)."""
+    audio_sha256: str
+    """The planned content: a file changed since planning fails its line instead of baking other audio."""
     transcript: str | None
     emotion: Emotion | tuple[EmotionKeyframe, ...]
     fps: float
@@ -254,6 +271,16 @@ class _Worker:
         self.animator = animator
         self._profiles: dict[str, RigProfile] = {}
 
+    def _audio(self, job: _Job) -> bytes:
+        try:
+            with open(job.audio_path, "rb") as handle:
+                data = read_limited(handle, self.setup.config.limits.max_message_bytes, job.meta["audio"])
+        except OSError as exc:
+            raise MienError(f"cannot read {job.meta['audio']}: {exc.strerror}") from None
+        if sha256_hex(data) != job.audio_sha256:
+            raise MienError(f"{job.meta['audio']} changed while the bake was running; run the bake again")
+        return data
+
     def _profile(self, character: str) -> RigProfile:
         profile = self._profiles.get(character)
         if profile is None:
@@ -275,22 +302,16 @@ class _Worker:
     def _bake(self, job: _Job, started: float) -> _Baked:
         spec = self.setup.rigs[job.character]
         request = LineRequest(
-            audio=EncodedAudio(job.audio), transcript=job.transcript, emotion=job.emotion, fps=job.fps,
-            rig=spec.name if spec.shipped and "livelinkface" not in job.formats else _INTERNAL_RIG, seed=job.seed,
+            audio=EncodedAudio(self._audio(job)), transcript=job.transcript, emotion=job.emotion, fps=job.fps,
+            rig=spec.name if spec.shipped and "livelinkface" not in job.formats else INTERNAL_RIG, seed=job.seed,
             mode=job.mode, options=job.options, request_id=job.line_id,
         )
         track = self.animator.animate(request)
         files: dict[str, bytes] = {}
         if "livelinkface" in job.formats:  # from the internal channels, whatever the character's rig
             files["livelinkface"] = livelinkface.to_csv(track).encode("utf-8")
-        if not spec.shipped or (request.rig != spec.name):
-            if tuple(track.channel_names) != CHANNELS:
-                raise MienError(f"the {_INTERNAL_RIG} profile no longer outputs the internal channel set, so "
-                                "user rig profiles cannot be applied; this is a Mien bug")
-            profile = self._profile(job.character)
-            track = profile.apply(track)
-            versions = {**track.info.versions, "rig": f"{profile.name}@{profile.version}"}
-            track = dataclasses.replace(track, info=dataclasses.replace(track.info, versions=versions))
+        if not spec.shipped or request.rig != spec.name:
+            track = self._profile(job.character).apply(track)  # from the internal channel set
         if "glb" in job.formats:
             mesh = self.setup.meshes.get(job.character)
             glb, _ = build_glb([Clip.from_track(track, job.line_id)], generator=f"Mien {mien.__version__}",
@@ -320,8 +341,27 @@ def _watch_parent(parent_pid: int) -> None:
             os._exit(_ORPHAN_EXIT)
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """Make the kernel SIGKILL this worker the moment the bake process dies (Linux ``PR_SET_PDEATHSIG``: no
+    wait for the GIL or a native call to return), then check the parent did not die before that took effect.
+    The watchdog thread started after this is the fallback where prctl is missing."""
+    if sys.platform.startswith("linux"):
+        try:
+            prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):  # no such libc symbol: the watchdog alone
+            prctl = None
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:
+        os._exit(_ORPHAN_EXIT)
+
+
 def _init_worker(setup: _Setup) -> None:
     global _WORKER, _WORKER_ERROR
+    _die_with_parent(setup.parent_pid)
+    for fd in setup.inherited_fds:  # the output folder's lock file (fork copies every descriptor)
+        with contextlib.suppress(OSError):
+            os.close(fd)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is handled by the bake process
     if setup.worker_log:
         fd = os.open(setup.worker_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -429,22 +469,33 @@ def _cpu_count() -> int:
 
 @contextmanager
 def _locked(cache: BakeCache) -> Iterator[None]:
-    """One bake at a time per output folder (POSIX advisory lock; a no-op where fcntl is missing)."""
+    """One bake at a time per output folder (a no-op where fcntl is missing).
+
+    A POSIX record lock (``lockf``), not ``flock``: a record lock belongs to the process that took it, so
+    forked workers never hold it, and the kernel drops it the instant that process dies (SIGKILL included),
+    whatever its workers are doing. (An ``flock`` lock belongs to the open file, which forked children share:
+    it would outlive the bake in any worker still running.) The descriptor is close-on-exec, and forked
+    workers close it at once.
+    """
     try:
         import fcntl
     except ImportError:  # Windows: no advisory lock
         yield
         return
-    with open(cache.dir / _LOCK_FILE, "a+b") as handle:
+    fd = os.open(cache.dir / _LOCK_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EAGAIN):
+                raise
             raise MienError(f"another mien bake is writing to {cache.out_dir}; wait for it or use another "
                             "output folder") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        cache.lock_fd = fd
+        yield
+    finally:
+        cache.lock_fd = None
+        os.close(fd)  # releases the lock
 
 
 @contextmanager
@@ -454,6 +505,20 @@ def _closing(cache: BakeCache) -> Iterator[None]:
         yield
     finally:
         cache.close()
+
+
+def _file_sha256(path: Path, limit: int, label: str) -> str:
+    """sha256 of a file read in blocks (never whole in memory), refusing one larger than ``limit``."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            size += len(block)
+            if size > limit:
+                raise MienError(f"{label} is larger than {limit} bytes, the largest input accepted (config "
+                                "limits.max_message_bytes, as for a request to the sidecar)")
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _npy(values: np.ndarray) -> bytes:
@@ -478,7 +543,6 @@ class _Bake:
         self.outcomes: dict[str, LineOutcome] = {}
         self.characters: dict[str, dict[str, Any]] = {}
         self.digests: dict[str, str] = {}
-        self.clips: dict[str, np.ndarray] = {}
         self.timings: dict[str, float] = {}
         self.notes: list[str] = []
         self.total = len(manifest.declared_line_ids)
@@ -494,6 +558,42 @@ class _Bake:
             raise MienError(f"neural model {model} does not exist (config neural.model); fix the path or leave it "
                             "empty for the bundled model")
         self.speech_model = Path(model) if model is not None else None
+        self.inputs = {str(p).casefold(): p for p in manifest.input_files}
+        self._rig_digests: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ trust
+    def input_at(self, path: Path, folder: Path | None = None) -> Path | None:
+        """The manifest's input file at ``path`` (an output's place; ``folder``: its folder, resolved), or None."""
+        entry = (folder or Path(os.path.realpath(path.parent))) / path.name
+        hit = self.inputs.get(str(entry).casefold())
+        if hit is None:
+            return None
+        if str(hit) == str(entry):
+            return hit
+        try:  # the same name but for case: the same file on a case-insensitive file system
+            return hit if os.path.samefile(hit, entry) else None
+        except OSError:
+            return None
+
+    def clashes(self) -> list[str]:
+        """Outputs of this bake that would replace one of the manifest's inputs, and inputs inside the cache
+        folder (which the bake empties and rewrites). Checked before anything is written."""
+        out: list[str] = []
+        cache_dir = Path(os.path.realpath(self.cache.dir))
+        out.extend(f"the input {p} is inside the bake's cache folder {cache_dir}" for p in self.manifest.input_files
+                   if p.is_relative_to(cache_dir))
+        top, characters = (Path(os.path.realpath(self.out_dir / d)) for d in ("", CHARACTERS_DIR))
+        places = [(top, REPORT_FILE, "the bake report")]
+        places += [(top, f"{line.id}.{FORMAT_SUFFIX[fmt]}", f"line {line.id}") for line in self.manifest.lines
+                   for fmt in self.defaults.formats]
+        if self.defaults.per_character_glb:
+            places += [(characters, f"{cid}.glb", f"character {cid}") for cid in self.manifest.characters]
+        for folder, name, what in places:
+            place = folder / name
+            hit = self.input_at(place, folder)
+            if hit is not None:
+                out.append(f"{place} ({what}) would replace the input {hit}")
+        return out
 
     # ------------------------------------------------------------------ bookkeeping
     def finish_line(self, outcome: LineOutcome) -> None:
@@ -528,19 +628,25 @@ class _Bake:
         return names
 
     # ------------------------------------------------------------------ planning
-    def line_digest(self, line: Line, character: Character, audio: bytes,
+    def rig_digest(self, character: Character) -> str:
+        digest = self._rig_digests.get(character.id)
+        if digest is None:
+            digest = self._rig_digests[character.id] = rig_fingerprint(character.rig)
+        return digest
+
+    def line_digest(self, line: Line, character: Character, audio_sha256: str,
                     emotion: Emotion | tuple[EmotionKeyframe, ...], meta: Mapping[str, Any], engine: str) -> str:
         return sha256_hex(canonical_json({
             "engine": engine,
             "id": line.id,
-            "audio": sha256_hex(audio),
+            "audio": audio_sha256,
             "transcript": line.transcript,
             "emotion": emotion_json(emotion),
             "fps": self.defaults.fps,
             "seed": line.seed,
             "mode": line.mode,
             "options": dataclasses.asdict(line.options),
-            "rig": rig_fingerprint(character.rig),
+            "rig": self.rig_digest(character),
             "mesh": sha256_hex(character.face_mesh_bytes) if character.face_mesh_bytes else None,
             "mesh_name": character.face_mesh_name,
             "meta": meta,
@@ -556,17 +662,22 @@ class _Bake:
         self.timings["emotions_s"] = resolved.seconds
         engine = self.engine = sha256_hex(canonical_json(engine_fingerprint(self.config, self.speech_model)))
         jobs: list[_Job] = []
+        hashes: dict[Path, str] = {}  # lines may share an audio file
         for line in self.manifest.lines:
             character = self.manifest.characters[line.character]
             if line.id in resolved.failures:
                 self.finish_line(LineOutcome(line.id, line.character, "failed", resolved.failures[line.id]))
                 continue
             emotion = resolved.by_line[line.id]
-            try:
-                audio = line.audio.read_bytes()
-            except OSError as exc:
-                self.finish_line(LineOutcome(line.id, line.character, "failed", f"cannot read {line.audio_ref}: {exc}"))
-                continue
+            audio = hashes.get(line.audio)
+            if audio is None:
+                try:
+                    audio = hashes[line.audio] = _file_sha256(line.audio, self.config.limits.max_message_bytes,
+                                                              line.audio_ref)
+                except (OSError, MienError) as exc:
+                    error = f"cannot read {line.audio_ref}: {exc.strerror}" if isinstance(exc, OSError) else str(exc)
+                    self.finish_line(LineOutcome(line.id, line.character, "failed", error))
+                    continue
             meta = {"line_id": line.id, "character": line.character, "audio": line.audio_ref,
                     "transcript": line.transcript, "emotion": line.emotion_text,
                     "emotion_resolved": emotion_json(emotion)}
@@ -577,7 +688,8 @@ class _Bake:
                 self.finish_line(LineOutcome(line.id, line.character, "skipped", outputs=tuple(expected)))
                 continue
             jobs.append(_Job(
-                line_id=line.id, character=line.character, audio=audio, transcript=line.transcript, emotion=emotion,
+                line_id=line.id, character=line.character, audio_path=str(line.audio), audio_sha256=audio,
+                transcript=line.transcript, emotion=emotion,
                 fps=self.defaults.fps, seed=line.seed, mode=line.mode, options=line.options,
                 formats=self.defaults.formats, want_clip=self.defaults.per_character_glb, meta=meta,
             ))
@@ -601,7 +713,6 @@ class _Bake:
                 name = f"{CACHE_DIR}/{_CLIPS_DIR}/{job.line_id}.npy"
                 atomic_write(self.out_dir / name, data, self.cache.tmp_dir)
                 sizes[name] = len(data)
-                self.clips[job.line_id] = outcome.clip
             self.cache.record_line(job.line_id, CacheEntry(self.digests[job.line_id], sizes))
         except OSError as exc:
             self.finish_line(LineOutcome(job.line_id, job.character, "failed", f"cannot write its files: {exc}"))
@@ -616,8 +727,9 @@ class _Bake:
         meshes = {cid: _MeshSpec(c.face_mesh_bytes, c.face_mesh_name, c.face_mesh_ref)
                   for cid, c in self.manifest.characters.items() if c.face_mesh_bytes}
         log = str(self.cache.dir / _WORKER_LOG) if self.options.progress == "json" else None
+        inherited = (self.cache.lock_fd,) if self.cache.lock_fd is not None and _start_method() == "fork" else ()
         return _Setup(self.config, str(self.speech_model) if self.speech_model else None, rigs, meshes, log,
-                      os.getpid())
+                      os.getpid(), inherited)
 
     def run_jobs(self, jobs: list[_Job]) -> None:
         started = time.perf_counter()
@@ -632,7 +744,7 @@ class _Bake:
 
     def _run(self, jobs: list[_Job]) -> list[_Job]:
         """Bake ``jobs`` here (one job) or in worker processes; returns the jobs never run (fail-fast)."""
-        workers = min(self.options.jobs or _cpu_count(), len(jobs))
+        workers = min(self.options.jobs or _cpu_count(), len(jobs), MAX_JOBS)
         self.jobs_used = workers
         if not jobs:
             return []
@@ -645,11 +757,8 @@ class _Bake:
         return []
 
     def clip_of(self, line_id: str) -> np.ndarray:
-        clip = self.clips.get(line_id)
-        if clip is None:
-            path = self.out_dir / CACHE_DIR / _CLIPS_DIR / f"{line_id}.npy"
-            clip = np.load(path, allow_pickle=False)
-        return clip
+        """A line's exact curves, from the cache (not kept in memory: a manifest may have any number of lines)."""
+        return np.load(self.out_dir / CACHE_DIR / _CLIPS_DIR / f"{line_id}.npy", allow_pickle=False)
 
     def write_characters(self) -> None:
         started = time.perf_counter()
@@ -696,6 +805,9 @@ class _Bake:
         for table, keys in ((self.cache.lines, lines), (self.cache.characters, characters)):
             for key in keys:
                 for name in table[key].outputs:
+                    if self.input_at(self.out_dir / name) is not None:
+                        self.note(f"--prune kept {name}: it is now an input of the manifest")
+                        continue
                     (self.out_dir / name).unlink(missing_ok=True)
                 del table[key]
         if lines or characters:
@@ -708,6 +820,10 @@ def _counts(outcomes: Mapping[str, LineOutcome]) -> dict[str, int]:
         counts[outcome.status] += 1
     counts["lines"] = len(outcomes)
     return counts
+
+
+def _more(count: int) -> list[str]:
+    return [f"    ... and {count - _SHOWN} more (all of them are in {REPORT_FILE})"] if count > _SHOWN else []
 
 
 def _summary_text(manifest: Manifest, out_dir: Path, counts: Mapping[str, int], outcomes: Sequence[LineOutcome],
@@ -724,12 +840,14 @@ def _summary_text(manifest: Manifest, out_dir: Path, counts: Mapping[str, int], 
                     f"{failed} failed")
     if manifest.problems:
         rows.append(f"  problems in the manifest ({len(manifest.problems)}):")
-        rows.extend(f"    {p}" for p in manifest.problems)
+        rows.extend(f"    {p}" for p in manifest.problems[:_SHOWN])
+        rows.extend(_more(len(manifest.problems)))
     failures = [o for o in outcomes if o.status == "failed"]
     if failures:
-        rows.append("  failed lines:")
+        rows.append(f"  failed lines ({len(failures)}):")
         rows.extend(f"    {o.id}: " + ("stopped by the problems above" if o.invalid
-                                       else (o.error.splitlines()[0] if o.error else "")) for o in failures)
+                                       else (o.error.splitlines()[0] if o.error else "")) for o in failures[:_SHOWN])
+        rows.extend(_more(len(failures)))
     rows.extend(f"  character file {c['file']}: {c['error']}" for c in characters if c["status"] == "failed")
     rows.extend(f"  note: {note}" for note in notes)
     if report is not None:
@@ -758,14 +876,15 @@ def bake(
     progress = make_progress(options.progress, stderr if stderr is not None else sys.stderr)
     out = Path(out_dir)
     if not isinstance(manifest, Manifest):
-        manifest = load_manifest(manifest, config)
+        manifest = load_manifest(manifest, config, allow_outside_inputs=options.allow_outside_inputs)
     validate_s = time.perf_counter() - started
     for problem in manifest.problems:
         progress.problem(problem.to_json())
     if manifest.fatal:
         text = (f"mien bake: {manifest.source}: the manifest cannot be used ({len(manifest.problems)} problem"
                 f"{'s' if len(manifest.problems) != 1 else ''}; nothing was baked):\n"
-                + "\n".join(f"  {p}" for p in manifest.problems))
+                + "\n".join(f"  {p}" for p in manifest.problems[:_SHOWN])
+                + (f"\n  ... and {len(manifest.problems) - _SHOWN} more" if len(manifest.problems) > _SHOWN else ""))
         counts = {status: 0 for status in _STATUSES} | {"lines": 0}
         progress.summary(exit_code=EXIT_UNUSABLE, counts=counts, report="", seconds=time.perf_counter() - started,
                          text=text)
@@ -781,6 +900,17 @@ def bake(
                          seconds=time.perf_counter() - started, text=text)
         return BakeResult(EXIT_UNUSABLE, {}, {"exit_code": EXIT_UNUSABLE, "error": str(exc)}, text, None)
     run.timings["validate_s"] = validate_s
+    clashes = run.clashes()
+    if clashes:
+        text = (f"mien bake: the output folder {out} holds inputs of {manifest.source}; nothing was baked:\n"
+                + "\n".join(f"  {c}" for c in clashes[:20])
+                + (f"\n  ... and {len(clashes) - 20} more" if len(clashes) > 20 else "")
+                + "\n  Fix: choose an output folder (-o) that holds none of the manifest's files (e.g. a new "
+                  "folder), or rename the lines")
+        progress.summary(exit_code=EXIT_UNUSABLE, counts={"lines": 0}, report="",
+                         seconds=time.perf_counter() - started, text=text)
+        return BakeResult(EXIT_UNUSABLE, {}, {"exit_code": EXIT_UNUSABLE, "error": text, "clashes": clashes}, text,
+                          None)
     if options.dry_run:
         run.cache.load()
         jobs = run.plan()
@@ -856,8 +986,8 @@ def _finish(run: _Bake, jobs: Sequence[_Job], started: float, *, dry_run: bool) 
     else:
         report_path = run.out_dir / REPORT_FILE
         try:
-            atomic_write(report_path, json.dumps(report, indent=1, ensure_ascii=False).encode("utf-8"),
-                         run.cache.tmp_dir)
+            doc = json.dumps(report, indent=1, ensure_ascii=False)
+            atomic_write(report_path, doc.encode("utf-8", "backslashreplace"), run.cache.tmp_dir)  # odd file names
         except OSError as exc:
             run.note(f"cannot write {report_path}: {exc}")
             report_path = None

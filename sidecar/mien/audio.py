@@ -218,10 +218,21 @@ def decode_pcm(
         )
     frames = len(data) // frame_bytes
     _check_duration(frames, rate, max_duration_s, field)
-    samples = np.frombuffer(data, dtype=dtype).reshape(frames, channels)
-    if encoding == "pcm_s16le":
-        samples = samples.astype(np.float32) / 32768.0
-    return _finish(samples.astype(np.float32), rate, field)
+    raw = np.frombuffer(data, dtype=dtype).reshape(frames, channels)
+    scale = 1.0 / 32768.0 if encoding == "pcm_s16le" else 1.0
+    if frames * channels <= WHOLE_DECODE_SAMPLES:
+        return _finish(raw.astype(np.float32) * np.float32(scale), rate, field)
+    # long PCM block by block, like long files: memory follows the 16 kHz mono result, not rate x channels
+    resampler = StreamingResampler(rate)
+    parts: list[np.ndarray] = []
+    block = max(1024, DECODE_BLOCK_SAMPLES // channels)
+    for start in range(0, frames, block):
+        samples = raw[start:start + block].astype(np.float32) * np.float32(scale)
+        mono = samples.mean(axis=1, dtype=np.float32) if channels > 1 else samples[:, 0]
+        _check_finite(mono, rate, field, start)
+        parts.append(resampler.push(np.clip(mono, -1.0, 1.0)))
+    parts.append(resampler.flush())
+    return Audio(np.clip(np.concatenate(parts), -1.0, 1.0).astype(np.float32, copy=False), INTERNAL_SAMPLE_RATE_HZ)
 
 
 class StreamingResampler:

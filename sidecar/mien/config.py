@@ -23,6 +23,7 @@ import difflib
 import ipaddress
 import math
 import reprlib
+import stat
 import types
 import typing
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ __all__ = [
     "Config",
     "load_config",
     "config_from_dict",
+    "with_settings",
 ]
 
 
@@ -387,17 +389,58 @@ def config_from_dict(data: Any, source: str = "config") -> Config:
     return typing.cast(Config, config)
 
 
+def with_settings(config: Config, settings: dict[str, Any], source: str) -> Config:
+    """``config`` with dotted settings replaced (e.g. ``{"server.port": 8000}`` from a command line), each
+    validated exactly as in a config file (type, range, choices, cross-checks); errors name ``source``."""
+    hints = typing.get_type_hints(Config)
+    sections: dict[str, dict[str, Any]] = {}
+    for key, value in settings.items():
+        section, _, name = key.partition(".")
+        if section not in hints or not name:
+            raise _fail(source, key, f"unknown setting; accepted sections: {', '.join(hints)}")
+        sections.setdefault(section, {})[name] = value
+    changes = {}
+    for section, values in sections.items():
+        checked = _build(hints[section], values, section, source)
+        changes[section] = dataclasses.replace(getattr(config, section), **{k: getattr(checked, k) for k in values})
+    out = dataclasses.replace(config, **changes)
+    _cross_checks(out, source)
+    return out
+
+
+_MAX_CONFIG_BYTES = 1024 * 1024
+"""A config is a short YAML file; a bigger one (or a device that never ends) is refused unread."""
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's multi-line message as one line: the problem and where."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else problem
+
+
 def load_config(path: str | Path | None = None) -> Config:
     """Load ``path`` (YAML) or return the defaults when ``path`` is None."""
     if path is None:
         return config_from_dict({}, "defaults")
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        if not stat.S_ISREG(p.stat().st_mode):  # a pipe or a device would block or never end
+            raise InvalidArgument(f"cannot read config file {p}: it is not a regular file", field="config")
+        with p.open("rb") as handle:
+            raw = handle.read(_MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise InvalidArgument(f"cannot read config file {p}: {exc.strerror}", field="config") from None
+    if len(raw) > _MAX_CONFIG_BYTES:
+        raise InvalidArgument(f"config file {p} is larger than {_MAX_CONFIG_BYTES // 1024} KiB; a config is a "
+                              "short YAML file (see sidecar/mien/config.py)", field="config")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidArgument(f"config file {p} is not UTF-8 text (byte {exc.start}); save it as UTF-8",
+                              field="config") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise InvalidArgument(f"{p}: not valid YAML: {exc}", field="config") from None
+        raise InvalidArgument(f"{p}: not valid YAML: {_yaml_problem(exc)}", field="config") from None
     return config_from_dict(data, str(p))

@@ -28,6 +28,7 @@ __all__ = [
     "emotion_from_vad",
     "vad_of",
     "emotion_weights",
+    "parse_emotion",
 ]
 
 EMOTIONS: tuple[str, ...] = ("neutral", "happy", "sad", "angry", "fear", "disgust", "surprise")
@@ -205,3 +206,44 @@ def emotion_weights(
     for j in range(len(EMOTIONS)):
         out[:, j] = np.interp(t, times, values[:, j])
     return out
+
+
+def parse_emotion(text: str, field: str = "emotion") -> Emotion | tuple[EmotionKeyframe, ...]:
+    """The emotion syntax of ``mien animate --emotion`` and of bake manifests.
+
+    ``angry`` | ``angry:0.7`` | ``vad:V,A,D`` | keyframes ``0:neutral;1.5:angry:0.8;3:sad`` (times in
+    seconds, >= 0 and increasing). Errors start with ``field`` (e.g. ``--emotion``) and show the syntax.
+    """
+    text = text.strip()
+    if ";" in text or (text[:1].isdigit() and ":" in text):
+        frames: list[EmotionKeyframe] = []
+        for i, part in enumerate(p for p in text.split(";") if p.strip()):
+            time_text, _, value = part.strip().partition(":")
+            try:
+                time_s = float(time_text)
+            except ValueError:
+                raise InvalidArgument(f"{field} keyframe {i}: {time_text!r} is not a time in seconds; "
+                                      "format TIME:EMOTION[:INTENSITY];...", field=field) from None
+            previous = frames[-1].time_s if frames else -math.inf
+            if not math.isfinite(time_s) or time_s < 0 or time_s <= previous:
+                raise InvalidArgument(f"{field} keyframe {i} at {time_s:g} s: keyframe times must be >= 0 and "
+                                      "increasing, e.g. 0:neutral;1.5:angry:0.8", field=field)
+            frames.append(EmotionKeyframe(time_s, _one_emotion(value, field)))
+        return tuple(frames)
+    return _one_emotion(text, field)
+
+
+def _one_emotion(text: str, field: str) -> Emotion:
+    if text.lower().startswith("vad:"):
+        try:
+            v, a, d = (float(x) for x in text[4:].split(","))
+        except ValueError:
+            raise InvalidArgument(f"{field} {text!r}: vad needs three numbers, e.g. vad:0.5,0.3,-0.1",
+                                  field=field) from None
+        return emotion_from_vad(v, a, d)
+    name, _, level = text.partition(":")
+    try:
+        intensity = float(level) if level else 1.0
+    except ValueError:
+        raise InvalidArgument(f"{field} {text!r}: intensity {level!r} is not a number 0..1", field=field) from None
+    return Emotion.of(name, intensity)

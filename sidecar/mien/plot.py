@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -15,8 +16,10 @@ _MOUTH = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthStretchLe
           "mouthPressLeft", "tongueOut")
 
 
-def plot_track(track: Track, audio: Audio | None, path: str | Path, title: str = "") -> None:
-    """Write a PNG: waveform with phones on top, mouth curves and lip aperture below."""
+def plot_track(track: Track, audio: Audio | None, path: str | Path | BinaryIO, title: str = "",
+               fmt: str | None = None) -> None:
+    """Write a picture (PNG unless ``fmt`` or the extension says svg/pdf): waveform with phones on top, mouth
+    curves and lip aperture below. ``path`` may be a binary file object."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -45,5 +48,5 @@ def plot_track(track: Track, audio: Audio | None, path: str | Path, title: str =
     ax_curves.set_xlabel("time (s)")
     ax_curves.legend(loc="upper right", fontsize=7, ncol=3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format=fmt)
     plt.close(fig)

@@ -55,6 +55,7 @@ from .errors import InvalidArgument, NotFound
 from .track import Track
 
 __all__ = [
+    "INTERNAL_RIG",
     "RIG_FORMAT",
     "RigChannel",
     "RigProfile",
@@ -66,6 +67,9 @@ __all__ = [
 
 RIG_FORMAT = 1
 """The only profile schema version this module reads (the optional top-level ``format`` key)."""
+INTERNAL_RIG = "arkit52"
+"""The shipped profile whose output is the internal channel set (``CHANNELS``): animate on it, then
+:meth:`RigProfile.apply` a user's profile (how the CLI and the bake use profile files)."""
 
 _NAME_RE = re.compile(r"^[a-z0-9_]+$")
 _TOP_KEYS = ("format", "name", "version", "description", "defaults", "channels")
@@ -196,7 +200,8 @@ class RigProfile:
         return out
 
     def apply(self, track: Track) -> Track:
-        """Retarget a track on the internal channel set; the result carries ``info.rig = name``."""
+        """Retarget a track on the internal channel set; the result carries ``info.rig = name`` (and the
+        profile's ``name@version`` in ``info.versions["rig"]``)."""
         if tuple(track.channel_names) != CHANNELS:
             missing = [c for c in CHANNELS if c not in track.channel_names]
             extra = [c for c in track.channel_names if c not in INDEX]
@@ -219,7 +224,8 @@ class RigProfile:
             fps=track.fps,
             values=self.retarget(track.values),
             phones=track.phones,
-            info=replace(track.info, rig=self.name),
+            info=replace(track.info, rig=self.name,
+                         versions={**track.info.versions, "rig": f"{self.name}@{self.version}"}),
         )
 
     def describe(self) -> dict[str, Any]:

@@ -645,8 +645,9 @@ def _stderr_sink(message: Any) -> None:
     sys.stderr.write(str(message))  # whatever sys.stderr is at the time (pytest's capture)
 
 
-def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    """``mien ...`` in-process (the real entry point, without paying the interpreter start per case)."""
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str], *, stdout: bool = False) -> tuple[int, str]:
+    """``mien ...`` in-process (the real entry point, without paying the interpreter start per case): the exit
+    code and stderr (``stdout=True``: stdout + stderr, e.g. the bake's summary)."""
     try:
         code = cli.main(argv)
     except SystemExit as exit_:  # argparse
@@ -654,7 +655,8 @@ def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
     finally:
         logger.remove()  # main() pointed loguru at this test's captured stderr
         logger.add(_stderr_sink, level="INFO")
-    return code, capsys.readouterr().err
+    captured = capsys.readouterr()
+    return code, (captured.out + captured.err) if stdout else captured.err
 
 
 @pytest.mark.parametrize("case", _params(CLI_CASES))

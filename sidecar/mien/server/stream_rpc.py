@@ -7,7 +7,8 @@ same for gRPC and the WebSocket gateway (both call the servicer). Rules:
   after end-of-audio is ``FAILED_PRECONDITION`` naming the message. After end-of-audio the stream
   waits for the client to close its side (gRPC half-close) for at most :data:`AFTER_END_S`
   (a WebSocket has no half-close, so it always waits that long): a message in that time is the
-  error, whatever the thread timing;
+  error, whatever the thread timing. The last frames are sent before that wait (a player needs them
+  at once); the end event and status come after it;
 * no message for ``limits.stream_stall_timeout_s``, no audio sample for
   ``limits.stream_audioless_timeout_s`` (empty chunks do not keep a stream open), or a stream older than
   ``limits.max_stream_s`` ends the stream: the frames for the audio received are sent (the mouth
@@ -372,9 +373,9 @@ def _audio_loop(session: StreamSession, reader: _Reader, clock: _Clock,
             clock.waited = (clock.waited or 0.0) + queued_wait_s
         elif kind == "end":
             batch, summary = session.finish()
+            yield from _frames(session, batch)  # the last frames at once: playback must not wait for the check
             if reader.anything_after_end(min(AFTER_END_S, clock.stall_s)):
                 raise FailedPrecondition("a message after EndOfAudio; nothing may follow it", field="end")
-            yield from _frames(session, batch)
             yield convert.stream_end(summary)
             return
         else:

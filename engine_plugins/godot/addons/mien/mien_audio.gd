@@ -1,164 +1,186 @@
 @tool
 class_name MienAudio
 extends RefCounted
-## Audio helpers: turn an [AudioStream] into the [code]audio[/code] field of a request
-## (a whole file, or raw PCM), base64, and PCM chunking for streaming.
+## A line's audio as the sidecar needs it, in the editor and in exported games alike.
 ##
-## Where the bytes come from, in order:
-## [br]1. The source file of the stream ([code].wav/.ogg/.mp3/.flac[/code]) when it exists on
-## disk (editor and development runs): sent whole, the sidecar decodes it.
-## [br]2. An imported [AudioStreamWAV] with 8- or 16-bit PCM data (its import "Compress > Mode"
-## must be PCM/Disabled, not IMA ADPCM or QOA): sent as raw PCM with its mix rate and channels.
-## [br]3. An [AudioStreamMP3]: its [member AudioStreamMP3.data] is the MP3 file.
-## [br]Anything else (an exported OGG, a compressed WAV) gives an [code]unsupported_audio[/code]
-## failure: pass the PCM your TTS produced to [method MienTalker.say_pcm] instead.
+## [method audio_input] (AnimateLine) sends, in order of preference:
+## [br]1. the stream's source file when it exists on disk (editor and development runs), whole;
+## [br]2. the samples decoded at runtime by [MienAudio.Decoder]: an imported [AudioStreamWAV]
+## with PCM data as it is (s16le), and anything else the engine can play — QOA- or IMA-ADPCM-
+## compressed WAVs (the Godot 4.4+ import default is QOA), Ogg Vorbis, MP3 — through
+## [method AudioStreamPlayback.mix_audio] (Godot 4.4+) as 32-bit float stereo at the audio
+## server's mix rate.
+## [br]On Godot 4.3, whose playbacks cannot be mixed from script, compressed WAVs and Ogg/MP3
+## streams fail with [code]unsupported_audio[/code] naming the fix (import the WAV with
+## Compress > Mode = Disabled, or use Godot 4.4+). [MienTalker.begin_stream] takes PCM from a
+## TTS directly and needs no decoding.
+
+const Protocol := preload("res://addons/mien/core/mien_protocol.gd")
+const ResultScript := preload("res://addons/mien/mien_result.gd")
 
 ## Source file extensions the sidecar decodes itself.
 const FILE_EXTENSIONS: PackedStringArray = ["wav", "ogg", "mp3", "flac"]
-## Proto enum name of signed 16-bit little-endian PCM.
-const ENCODING_S16LE := "PCM_ENCODING_S16LE"
+## Sample frames decoded per [method AudioStreamPlayback.mix_audio] call.
+const MIX_BLOCK_FRAMES := 4096
 
 
-## Base64 of raw bytes (proto3 JSON encodes [code]bytes[/code] fields as base64).
-static func to_base64(bytes: PackedByteArray) -> String:
-	return Marshalls.raw_to_base64(bytes)
+## Incremental decoder of an [AudioStream] into raw PCM: [method read] returns the next samples
+## in [member encoding] (s16le or f32le, interleaved [member channels]) at
+## [member sample_rate_hz]. Used whole by [method MienAudio.decode] and chunk by chunk by
+## streamed lines, so a long line is decoded at the pace it is sent.
+class Decoder:
+	extends RefCounted
+
+	## Samples per second of the output.
+	var sample_rate_hz: int = 0
+	## Interleaved channels of the output.
+	var channels: int = 1
+	## MienProtocol.ENCODING_S16LE or ENCODING_F32LE.
+	var encoding: String = Protocol.ENCODING_S16LE
+	## Bytes of one sample of one channel (2 or 4).
+	var bytes_per_sample: int = 2
+	## "" when the stream can be decoded, else why not (an unsupported_audio message).
+	var problem: String = ""
+
+	var _raw := PackedByteArray()
+	var _raw_offset: int = 0
+	var _playback: Variant = null
+	var _frames_left: int = 0
+
+	func _init(stream: AudioStream, max_seconds: float = 300.0) -> void:
+		if stream == null:
+			problem = "no audio stream given"
+			return
+		if stream is AudioStreamWAV:
+			var wav: AudioStreamWAV = stream
+			channels = 2 if wav.stereo else 1
+			if wav.format == AudioStreamWAV.FORMAT_16_BITS:
+				sample_rate_hz = wav.mix_rate
+				_raw = wav.data
+				return
+			if wav.format == AudioStreamWAV.FORMAT_8_BITS:
+				sample_rate_hz = wav.mix_rate
+				_raw = MienAudio.s8_to_s16(wav.data)
+				return
+		_open_mixer(stream, max_seconds)
+
+	## True when every sample has been read.
+	func is_done() -> bool:
+		if not problem.is_empty():
+			return true
+		if _playback == null:
+			return _raw_offset >= _raw.size()
+		return _frames_left <= 0
+
+	## Up to [param max_frames] sample frames (all channels) as bytes; empty when done.
+	func read(max_frames: int) -> PackedByteArray:
+		if not problem.is_empty():
+			return PackedByteArray()
+		if _playback == null:
+			var take := mini(max_frames * channels * bytes_per_sample, _raw.size() - _raw_offset)
+			var out := _raw.slice(_raw_offset, _raw_offset + take)
+			_raw_offset += take
+			return out
+		var frames := PackedVector2Array()
+		while frames.size() < max_frames and _frames_left > 0:
+			var want := mini(mini(MIX_BLOCK_FRAMES, max_frames - frames.size()), _frames_left)
+			var block: PackedVector2Array = _playback.call(&"mix_audio", 1.0, want)
+			if block.is_empty():
+				_frames_left = 0
+				break
+			frames.append_array(block)
+			_frames_left -= block.size()
+		return MienAudio.vector2_to_f32(frames)
+
+	func _open_mixer(stream: AudioStream, max_seconds: float) -> void:
+		var playback: Variant = stream.instantiate_playback()
+		if playback == null or not playback.has_method(&"mix_audio"):
+			problem = (
+				(
+					"%s (%s) holds no raw PCM and this Godot version cannot decode it from script:"
+					% [stream.resource_path, stream.get_class()]
+				)
+				+ " import WAVs with Compress > Mode = Disabled, use Godot 4.4+, or pass the"
+				+ " PCM to MienTalker.begin_stream / say_pcm"
+			)
+			return
+		var length := stream.get_length()
+		if length <= 0.0:
+			problem = "%s has no known length (a generator or microphone?)" % stream.get_class()
+			return
+		sample_rate_hz = int(AudioServer.get_mix_rate())
+		channels = 2
+		encoding = Protocol.ENCODING_F32LE
+		bytes_per_sample = 4
+		_frames_left = ceili(minf(length, max_seconds) * sample_rate_hz)
+		playback.call(&"start", 0.0)
+		_playback = playback
 
 
-## The [code]audio[/code] request field for [param stream]: [code]{"file": b64}[/code] or
-## [code]{"pcm": {...}}[/code] in [member MienResult.data], or an [code]unsupported_audio[/code]
-## failure.
-static func audio_input(stream: AudioStream) -> MienResult:
+## The [code]audio[/code] field of an AnimateLine request for [param stream] in
+## [member MienResult.data] ([code]{"file": ...}[/code] or [code]{"pcm": ...}[/code]), or an
+## [code]unsupported_audio[/code] failure.
+static func audio_input(stream: AudioStream) -> ResultScript:
 	if stream == null:
-		return MienResult.failure("unsupported_audio", "no audio stream given")
+		return ResultScript.failure("unsupported_audio", "no audio stream given")
 	var source_path := stream.resource_path
 	if (
 		not source_path.is_empty()
 		and source_path.get_extension().to_lower() in FILE_EXTENSIONS
 		and FileAccess.file_exists(source_path)
 	):
-		return MienResult.success(null, file_input(FileAccess.get_file_as_bytes(source_path)))
-	if stream is AudioStreamMP3:
-		var mp3: AudioStreamMP3 = stream
-		return MienResult.success(null, file_input(mp3.data))
-	var pcm := pcm_s16(stream)
-	if not pcm.ok:
-		return pcm
-	return MienResult.success(
-		null,
-		{
-			"pcm":
-			pcm_input(pcm.data["pcm"], int(pcm.data["sample_rate_hz"]), int(pcm.data["channels"]))
-		}
-	)
-
-
-## [code]{"file": <base64>}[/code] for a complete audio file.
-static func file_input(file_bytes: PackedByteArray) -> Dictionary:
-	return {"file": to_base64(file_bytes)}
-
-
-## The PcmAudio message for signed 16-bit little-endian samples.
-static func pcm_input(pcm: PackedByteArray, sample_rate_hz: int, channels: int) -> Dictionary:
-	return {
-		"data": to_base64(pcm),
-		"sampleRateHz": sample_rate_hz,
-		"encoding": ENCODING_S16LE,
-		"channels": channels,
-	}
-
-
-## Signed 16-bit little-endian PCM of [param stream] in [member MienResult.data]
-## ([code]pcm[/code], [code]sample_rate_hz[/code], [code]channels[/code]).
-## Reads an uncompressed source WAV file when present, else an imported [AudioStreamWAV].
-static func pcm_s16(stream: AudioStream) -> MienResult:
-	if stream == null:
-		return MienResult.failure("unsupported_audio", "no audio stream given")
-	var source_path := stream.resource_path
-	if source_path.get_extension().to_lower() == "wav" and FileAccess.file_exists(source_path):
-		var parsed := parse_wav(FileAccess.get_file_as_bytes(source_path))
-		if parsed.ok:
-			return parsed
-	if stream is AudioStreamWAV:
-		var wav: AudioStreamWAV = stream
-		var channels := 2 if wav.stereo else 1
-		if wav.format == AudioStreamWAV.FORMAT_16_BITS:
-			return _pcm_result(wav.data, wav.mix_rate, channels)
-		if wav.format == AudioStreamWAV.FORMAT_8_BITS:
-			return _pcm_result(_s8_to_s16(wav.data), wav.mix_rate, channels)
-		return MienResult.failure(
-			"unsupported_audio",
-			"%s is compressed (IMA ADPCM/QOA); reimport it with Compress > Mode = PCM" % source_path
+		return ResultScript.success(
+			null, Protocol.file_audio(FileAccess.get_file_as_bytes(source_path))
 		)
-	return MienResult.failure(
-		"unsupported_audio", "%s: no raw PCM available for %s" % [source_path, stream.get_class()]
+	var decoded := decode(stream)
+	if not decoded.ok:
+		return decoded
+	var info := decoded.data
+	return ResultScript.success(
+		null,
+		Protocol.pcm_audio(
+			info["pcm"], int(info["sample_rate_hz"]), int(info["channels"]), info["encoding"]
+		)
 	)
 
 
-## Parses a RIFF/WAVE file with 8- or 16-bit integer PCM into s16le samples.
-static func parse_wav(file_bytes: PackedByteArray) -> MienResult:
-	if file_bytes.size() < 12 or file_bytes.slice(0, 4).get_string_from_ascii() != "RIFF":
-		return MienResult.failure("unsupported_audio", "not a RIFF/WAVE file")
-	var offset := 12
-	var channels := 0
-	var sample_rate := 0
-	var bits := 0
-	var format_tag := 0
-	while offset + 8 <= file_bytes.size():
-		var chunk_id := file_bytes.slice(offset, offset + 4).get_string_from_ascii()
-		var chunk_size := file_bytes.decode_u32(offset + 4)
-		var body := offset + 8
-		if chunk_id == "fmt ":
-			format_tag = file_bytes.decode_u16(body)
-			channels = file_bytes.decode_u16(body + 2)
-			sample_rate = file_bytes.decode_u32(body + 4)
-			bits = file_bytes.decode_u16(body + 14)
-		elif chunk_id == "data":
-			if format_tag != 1 or channels == 0 or not bits in [8, 16]:
-				break
-			var samples := file_bytes.slice(body, mini(body + chunk_size, file_bytes.size()))
-			if bits == 8:
-				samples = _u8_to_s16(samples)
-			return _pcm_result(samples, sample_rate, channels)
-		offset = body + chunk_size + (chunk_size & 1)
-	return MienResult.failure(
-		"unsupported_audio",
-		"WAV is not 8/16-bit integer PCM (format %d, %d bits)" % [format_tag, bits]
+## All samples of [param stream] in [member MienResult.data]: [code]pcm[/code],
+## [code]sample_rate_hz[/code], [code]channels[/code], [code]encoding[/code].
+static func decode(stream: AudioStream, max_seconds: float = 300.0) -> ResultScript:
+	var decoder := Decoder.new(stream, max_seconds)
+	if not decoder.problem.is_empty():
+		return ResultScript.failure("unsupported_audio", decoder.problem)
+	var pcm := PackedByteArray()
+	while not decoder.is_done():
+		pcm.append_array(decoder.read(65536))
+	return (
+		ResultScript
+		. success(
+			null,
+			{
+				"pcm": pcm,
+				"sample_rate_hz": decoder.sample_rate_hz,
+				"channels": decoder.channels,
+				"encoding": decoder.encoding,
+			}
+		)
 	)
 
 
-## Builds a playable [AudioStreamWAV] from s16le [param pcm].
-static func wav_from_pcm(
-	pcm: PackedByteArray, sample_rate_hz: int, channels: int
-) -> AudioStreamWAV:
-	var wav := AudioStreamWAV.new()
-	wav.format = AudioStreamWAV.FORMAT_16_BITS
-	wav.mix_rate = sample_rate_hz
-	wav.stereo = channels == 2
-	wav.data = pcm
-	return wav
+## Interleaved 32-bit float little-endian bytes of stereo frames.
+static func vector2_to_f32(frames: PackedVector2Array) -> PackedByteArray:
+	if not OS.has_feature("double"):
+		return frames.to_byte_array()
+	var floats := PackedFloat32Array()
+	floats.resize(frames.size() * 2)
+	for index in frames.size():
+		floats[index * 2] = frames[index].x
+		floats[index * 2 + 1] = frames[index].y
+	return floats.to_byte_array()
 
 
-## Splits s16le [param pcm] into chunks of [param chunk_ms] milliseconds (whole sample frames).
-static func chunk_pcm(
-	pcm: PackedByteArray, sample_rate_hz: int, channels: int, chunk_ms: int
-) -> Array[PackedByteArray]:
-	var frame_bytes := 2 * maxi(channels, 1)
-	var chunk_bytes := maxi(int(sample_rate_hz * chunk_ms / 1000.0) * frame_bytes, frame_bytes)
-	var chunks: Array[PackedByteArray] = []
-	var offset := 0
-	while offset < pcm.size():
-		chunks.append(pcm.slice(offset, mini(offset + chunk_bytes, pcm.size())))
-		offset += chunk_bytes
-	return chunks
-
-
-static func _pcm_result(pcm: PackedByteArray, sample_rate_hz: int, channels: int) -> MienResult:
-	return MienResult.success(
-		null, {"pcm": pcm, "sample_rate_hz": sample_rate_hz, "channels": channels}
-	)
-
-
-static func _s8_to_s16(samples: PackedByteArray) -> PackedByteArray:
+## Signed 8-bit samples (AudioStreamWAV FORMAT_8_BITS) as s16le.
+static func s8_to_s16(samples: PackedByteArray) -> PackedByteArray:
 	var out := PackedByteArray()
 	out.resize(samples.size() * 2)
 	for index in samples.size():
@@ -166,9 +188,16 @@ static func _s8_to_s16(samples: PackedByteArray) -> PackedByteArray:
 	return out
 
 
-static func _u8_to_s16(samples: PackedByteArray) -> PackedByteArray:
-	var out := PackedByteArray()
-	out.resize(samples.size() * 2)
-	for index in samples.size():
-		out.encode_s16(index * 2, (samples[index] - 128) * 256)
-	return out
+## s16le [param pcm] as stereo frames in [-1, 1] for an [AudioStreamGenerator].
+static func s16_to_frames(pcm: PackedByteArray, channels: int) -> PackedVector2Array:
+	var frame_count := pcm.size() / (2 * maxi(channels, 1))
+	var frames := PackedVector2Array()
+	frames.resize(frame_count)
+	for index in frame_count:
+		if channels >= 2:
+			var base := index * 2 * channels
+			frames[index] = Vector2(pcm.decode_s16(base), pcm.decode_s16(base + 2)) / 32768.0
+		else:
+			var sample := pcm.decode_s16(index * 2) / 32768.0
+			frames[index] = Vector2(sample, sample)
+	return frames

@@ -9,17 +9,51 @@ extends VBoxContainer
 ## with blend-shape tracks ([code]<mesh path>:<blend shape>[/code]), saved beside the audio or
 ## added to an [AnimationLibrary].
 
+##
+## The dock also watches the sidecar: it polls /healthz every [constant HEALTH_PERIOD_S] seconds
+## and shows the status; when the sidecar is not running and "Start the sidecar" is on, it
+## starts [code]mien/sidecar/command[/code] (an Editor Setting, per user) with
+## [method OS.create_process], reconnects (Describe again) when it comes back after a restart,
+## and stops the process it started when the editor closes. The token lives in the Editor
+## Settings only; the dock copies it to the per-user file runs from the editor read
+## ([constant MienConfig.EDITOR_TOKEN_FILE]), never into the project.
+
 ## How generated animations are saved.
 enum Output { TRES_BESIDE_AUDIO, RES_BESIDE_AUDIO, LIBRARY }
+
+const ClientScript := preload("res://addons/mien/mien_client.gd")
+const Protocol := preload("res://addons/mien/core/mien_protocol.gd")
+const Pacer := preload("res://addons/mien/core/mien_pacer.gd")
+const ConfigScript := preload("res://addons/mien/mien_config.gd")
+const ChannelMapScript := preload("res://addons/mien/core/mien_channel_map.gd")
 
 ## EditorSettings key of the server URL.
 const SETTING_URL := "mien/server_url"
 ## EditorSettings key of the token (per user, never in the project).
 const SETTING_TOKEN := "mien/token"
+## EditorSettings key of the command that starts the sidecar.
+const SETTING_COMMAND := "mien/sidecar/command"
+## EditorSettings key: start the sidecar when it is not running.
+const SETTING_AUTOSTART := "mien/sidecar/autostart"
 ## Default server URL.
 const DEFAULT_URL := "http://127.0.0.1:8080"
+## Default sidecar command (the `mien` CLI on PATH).
+const DEFAULT_COMMAND := "mien serve --http-port 8080"
+## Seconds between health checks.
+const HEALTH_PERIOD_S := 2.0
+## Seconds a started sidecar gets to answer before the dock reports it failed.
+const START_GRACE_S := 60.0
 
-var _client: MienClient
+var _client: ClientScript
+var _status_label: Label
+var _command_edit: LineEdit
+var _autostart_check: CheckBox
+var _health_timer: Timer
+var _sidecar_pid: int = -1
+var _started_msec: int = 0
+var _was_up := false
+var _checking := false
+var _map_edit: LineEdit
 var _url_edit: LineEdit
 var _token_edit: LineEdit
 var _rig_option: OptionButton
@@ -43,17 +77,41 @@ var _player_node_path := NodePath()
 
 func _ready() -> void:
 	name = "Mien"
-	_client = MienClient.new()
+	_client = ClientScript.new()
 	add_child(_client)
 	_build_ui()
 	_load_settings()
-	_check_server()
+	_health_timer = Timer.new()
+	_health_timer.wait_time = HEALTH_PERIOD_S
+	_health_timer.timeout.connect(_poll_health)
+	add_child(_health_timer)
+	_health_timer.start()
+	_poll_health()
+
+
+## Called by the plugin when the editor closes: stops the sidecar this dock started.
+func shutdown() -> void:
+	if _sidecar_pid > 0 and OS.is_process_running(_sidecar_pid):
+		OS.kill(_sidecar_pid)
+	_sidecar_pid = -1
 
 
 func _build_ui() -> void:
+	_status_label = _make_label("Sidecar: checking…")
+	add_child(_status_label)
 	_url_edit = _add_line_edit("Server URL", DEFAULT_URL)
 	_token_edit = _add_line_edit("Token", "")
 	_token_edit.secret = true
+	_command_edit = _add_line_edit("Command", DEFAULT_COMMAND)
+	_command_edit.tooltip_text = "Starts the sidecar when it is not running (quotes group arguments)."
+	_autostart_check = CheckBox.new()
+	_autostart_check.text = "Start the sidecar when it is not running"
+	_autostart_check.button_pressed = true
+	add_child(_autostart_check)
+	var sidecar_row := HBoxContainer.new()
+	add_child(sidecar_row)
+	sidecar_row.add_child(_make_button("Start sidecar", _start_sidecar))
+	sidecar_row.add_child(_make_button("Stop sidecar", shutdown))
 	var check := _add_button("Check server", _check_server)
 	check.tooltip_text = "Describe: load the rigs and emotions the sidecar offers."
 	_rig_option = _add_option("Rig", PackedStringArray(["arkit52"]))
@@ -88,6 +146,8 @@ func _build_ui() -> void:
 		PackedStringArray([".tres beside audio", ".res beside audio", "AnimationLibrary"])
 	)
 	_library_edit = _add_line_edit("Library", "res://mien_lines.tres")
+	_map_edit = _add_line_edit("Channel map", "")
+	_map_edit.placeholder_text = "res://… MienChannelMap .tres (optional)"
 	_generate_button = _add_button("Generate", _generate)
 	_log = TextEdit.new()
 	_log.editable = false
@@ -107,12 +167,87 @@ func _load_settings() -> void:
 		_url_edit.text = str(settings.get_setting(SETTING_URL))
 	if settings.has_setting(SETTING_TOKEN):
 		_token_edit.text = str(settings.get_setting(SETTING_TOKEN))
+	if settings.has_setting(SETTING_COMMAND):
+		_command_edit.text = str(settings.get_setting(SETTING_COMMAND))
+	if settings.has_setting(SETTING_AUTOSTART):
+		_autostart_check.button_pressed = bool(settings.get_setting(SETTING_AUTOSTART))
 
 
 func _save_settings() -> void:
 	var settings := EditorInterface.get_editor_settings()
 	settings.set_setting(SETTING_URL, _url_edit.text)
 	settings.set_setting(SETTING_TOKEN, _token_edit.text)
+	settings.set_setting(SETTING_COMMAND, _command_edit.text)
+	settings.set_setting(SETTING_AUTOSTART, _autostart_check.button_pressed)
+	_write_editor_token(_token_edit.text.strip_edges())
+
+
+## Runs from the editor (debug builds) read the token from this per-user file.
+func _write_editor_token(token: String) -> void:
+	DirAccess.make_dir_recursive_absolute(ConfigScript.EDITOR_TOKEN_FILE.get_base_dir())
+	var file := FileAccess.open(ConfigScript.EDITOR_TOKEN_FILE, FileAccess.WRITE)
+	if file != null:
+		file.store_string(token)
+		file.close()
+
+
+func _poll_health() -> void:
+	if _checking or not is_inside_tree():
+		return
+	_checking = true
+	_sync_client()
+	var result := await _client.health()
+	_checking = false
+	var ours := _sidecar_pid > 0 and OS.is_process_running(_sidecar_pid)
+	if result.ok:
+		_status_label.text = (
+			"Sidecar: running at %s%s"
+			% [
+				_client.server_url,
+				" (started by the editor, pid %d)" % _sidecar_pid if ours else ""
+			]
+		)
+		if not _was_up:
+			_was_up = true
+			_check_server()  # connected or reconnected after a restart: reload rigs and emotions
+		return
+	_was_up = false
+	if ours and Time.get_ticks_msec() - _started_msec < START_GRACE_S * 1000.0:
+		_status_label.text = "Sidecar: starting (pid %d)…" % _sidecar_pid
+		return
+	if _sidecar_pid > 0 and not ours:
+		_status_label.text = (
+			"Sidecar: the process the dock started exited (its output went to the terminal"
+			+ " that runs the editor; run the command there to see why)"
+		)
+		_sidecar_pid = -1
+	else:
+		_status_label.text = "Sidecar: not reachable at %s (%s)" % [_client.server_url, result.code]
+	if _autostart_check.button_pressed and _sidecar_pid < 0 and _is_local(_client.server_url):
+		_start_sidecar()
+
+
+func _is_local(url: String) -> bool:
+	return url.contains("://127.0.0.1") or url.contains("://localhost") or url.contains("://[::1]")
+
+
+func _start_sidecar() -> void:
+	_save_settings()
+	if _sidecar_pid > 0 and OS.is_process_running(_sidecar_pid):
+		return
+	var split := Pacer.split_command_line(_command_edit.text)
+	if split.has("problem"):
+		_write_log("Sidecar command: %s" % split["problem"])
+		return
+	var args: PackedStringArray = split["args"]
+	var pid := OS.create_process(args[0], args.slice(1), false)
+	if pid <= 0:
+		_status_label.text = "Sidecar: cannot start %s (is it on PATH?)" % args[0]
+		return
+	_sidecar_pid = pid
+	_started_msec = Time.get_ticks_msec()
+	_status_label.text = "Sidecar: starting (pid %d)…" % pid
+	_write_log("Started the sidecar: %s (pid %d)" % [" ".join(args), pid])
 
 
 func _sync_client() -> void:
@@ -127,9 +262,9 @@ func _check_server() -> void:
 	if not result.ok:
 		_write_log("Server: %s" % result)
 		return
-	var rigs := MienClient.describe_rig_names(result.data)
-	var emotions := MienClient.describe_emotions(result.data)
-	_fill_option(_rig_option, rigs, str(result.data.get("defaultRig", "arkit52")))
+	var rigs: PackedStringArray = result.data["rig_names"]
+	var emotions: PackedStringArray = result.data["emotions"]
+	_fill_option(_rig_option, rigs, str(result.data.get("default_rig", "arkit52")))
 	_fill_option(_emotion_option, emotions, "neutral")
 	_write_log("Server OK: %d rigs, %d emotions." % [rigs.size(), emotions.size()])
 
@@ -212,21 +347,28 @@ func _generate_one(audio_path: String, mesh: MeshInstance3D, track_path: NodePat
 		"category": _option_text(_emotion_option, "neutral"),
 		"intensity": _intensity_spin.value,
 	}
-	var body := MienClient.build_animate_line_body(
-		MienAudio.file_input(audio_bytes),
-		_transcript_for(audio_path),
-		emotion,
-		_fps_spin.value,
-		_option_text(_rig_option, "arkit52"),
-		"",
-		int(_seed_spin.value)
+	var settings := {
+		"fps": _fps_spin.value,
+		"rig": _option_text(_rig_option, "arkit52"),
+		"seed": int(_seed_spin.value),
+	}
+	var body := Protocol.animate_line_body(
+		Protocol.file_audio(audio_bytes), _transcript_for(audio_path), emotion, settings
 	)
 	var result := await _client.animate_line(body)
 	if not result.ok:
 		_write_log("%s: %s" % [audio_path, result])
 		return
+	var binding := {}
+	var map_path := _map_edit.text.strip_edges()
+	if not map_path.is_empty():
+		var map := load(map_path) as ChannelMapScript
+		if map == null:
+			_write_log("%s is not a MienChannelMap" % map_path)
+			return
+		binding = map.bind(result.track.channel_names)
 	var skipped: Array[String] = []
-	var animation := result.track.to_animation(track_path, mesh, false, skipped)
+	var animation := result.track.to_animation(track_path, mesh, false, skipped, binding)
 	var saved := _save_animation(audio_path, animation)
 	if saved.is_empty():
 		return

@@ -10,6 +10,8 @@ extends RefCounted
 ## [code]deadline_exceeded[/code], [code]unauthenticated[/code], [code]internal[/code]) or one of
 ## the addon's own codes listed in [constant LOCAL_CODES], and [member message] says why.
 
+const TrackScript := preload("res://addons/mien/mien_track.gd")
+
 ## Error codes produced by the addon itself (not by the sidecar).
 const LOCAL_CODES: PackedStringArray = [
 	"transport_error",
@@ -18,6 +20,7 @@ const LOCAL_CODES: PackedStringArray = [
 	"unsupported_audio",
 	"cancelled",
 	"no_target",
+	"unavailable",
 ]
 
 ## True when the request succeeded.
@@ -29,14 +32,14 @@ var message: String = ""
 ## HTTP status of the response (0 when no response arrived, e.g. connection refused).
 var http_status: int = 0
 ## The animation track (AnimateLine and streaming results); null otherwise.
-var track: MienTrack = null
+var track: TrackScript = null
 ## The parsed JSON body of a successful non-track response (Describe, health).
 var data: Dictionary = {}
 
 
 ## A successful result carrying [param result_track] and/or [param result_data].
 static func success(
-	result_track: MienTrack = null, result_data: Dictionary = {}, status: int = 200
+	result_track: TrackScript = null, result_data: Dictionary = {}, status: int = 200
 ) -> MienResult:
 	var result := MienResult.new()
 	result.ok = true

@@ -5,10 +5,10 @@ extends RefCounted
 ##
 ## Client messages (JSON text frames): one [code]{"header": {...}}[/code], then
 ## [code]{"audio": {"data": <base64 PCM>, "emotionKeyframes": [...]}}[/code] chunks, then
-## [code]{"end": {}}[/code]. Server messages: [code]header[/code] (channel names, fps,
-## look-ahead), [code]frames[/code] batches, [code]end[/code], then [code]status[/code] and close.
-## Audio queued before the socket is open is sent once it opens. Call [method poll] every frame
-## (e.g. from [method Node._process]); signals are emitted from inside [method poll].
+## [code]{"end": {}}[/code]. Audio given to [method push] is cut into chunks by a [MienPacer]
+## and sent at production pace, at most [member MienPacer.lead_s] ahead of real time, never all
+## at once. Server messages are checked by a [MienStreamReceiver] (header, contiguous frame
+## batches, end, status). Call [method poll] every frame; the signals are emitted from it.
 
 ## Emitted with the stream's track header.
 signal header_received(channel_names: PackedStringArray, fps: float, lookahead_ms: float)
@@ -16,50 +16,64 @@ signal header_received(channel_names: PackedStringArray, fps: float, lookahead_m
 signal frames_received(first_frame: int, frame_count: int, values: PackedFloat32Array)
 ## Emitted when the server has sent all frames.
 signal ended(frame_count: int, audio_duration_s: float)
-## Emitted once when the session is over: ok, or the error (status message or transport).
-signal closed(result: MienResult)
+## Emitted once when the session is over: ok, or the error (status, protocol or transport).
+signal closed(result: ResultScript)
 
-## Bytes of the WebSocket receive/send buffers (frame batches can be large).
-const BUFFER_BYTES := 4 * 1024 * 1024
+const Protocol := preload("res://addons/mien/core/mien_protocol.gd")
+const Pacer := preload("res://addons/mien/core/mien_pacer.gd")
+const Receiver := preload("res://addons/mien/core/mien_stream_receiver.gd")
+const ResultScript := preload("res://addons/mien/mien_result.gd")
+const ClientScript := preload("res://addons/mien/mien_client.gd")
 
-## The track header received so far ({} before it arrives).
-var header: Dictionary = {}
+## Bytes of the WebSocket receive buffer (a catch-up frame batch of a 174-channel rig is ~200 KB).
+const INBOUND_BUFFER_BYTES := 1024 * 1024
+## Bytes of the send buffer (the pacer keeps at most lead_s of audio in flight).
+const OUTBOUND_BUFFER_BYTES := 1024 * 1024
 
-var _socket := WebSocketPeer.new()
+## The pacer cutting and timing the audio (set by [method open]).
+var pacer: Pacer = null
+## The emotion of the line, for keyframes on chunks.
+var emotion: Dictionary = {}
+
+var _socket: WebSocketPeer = WebSocketPeer.new()
+var _receiver := Receiver.new()
 var _outgoing: Array[String] = []
-var _opened := false
+var _first_chunk := true
 var _done := false
-var _status: Dictionary = {}
 
 
 ## Opens the socket to [param server_url]'s StreamAnimate endpoint and queues
-## [code]{"header": header_message}[/code]. The token goes in the Authorization header, and in
-## the [code]?token=[/code] query on the web platform (browsers cannot set WebSocket headers).
-func open(server_url: String, token: String, header_message: Dictionary) -> Error:
-	var url := MienClient.websocket_url(server_url, MienClient.STREAM_ANIMATE_PATH)
+## [param header_message]. The token goes in the Authorization header (as [code]?token=[/code]
+## on the web platform, where browsers cannot set WebSocket headers).
+func open(
+	server_url: String, token: String, header_message: Dictionary, line_pacer: Pacer
+) -> Error:
+	pacer = line_pacer
+	var url := ClientScript.websocket_url(server_url, ClientScript.STREAM_ANIMATE_PATH)
 	if not token.is_empty():
 		if OS.has_feature("web"):
 			url += "?token=" + token.uri_encode()
 		else:
 			_socket.handshake_headers = PackedStringArray(["Authorization: Bearer %s" % token])
-	_socket.inbound_buffer_size = BUFFER_BYTES
-	_socket.outbound_buffer_size = BUFFER_BYTES
-	_outgoing.append(JSON.stringify({"header": header_message}))
-	return _socket.connect_to_url(url)
+	_socket.inbound_buffer_size = INBOUND_BUFFER_BYTES
+	_socket.outbound_buffer_size = OUTBOUND_BUFFER_BYTES
+	_outgoing.append(JSON.stringify(header_message))
+	var error := _socket.connect_to_url(url)
+	if error != OK:
+		_done = true
+	return error
 
 
-## Queues one chunk of PCM in the header's encoding, with optional emotion keyframes
-## (mien.v1 EmotionKeyframe JSON, times from the first audio sample).
-func send_audio(pcm_chunk: PackedByteArray, emotion_keyframes: Array = []) -> void:
-	var audio := {"data": MienAudio.to_base64(pcm_chunk)}
-	if not emotion_keyframes.is_empty():
-		audio["emotionKeyframes"] = emotion_keyframes
-	_send({"audio": audio})
+## Adds produced PCM in the header's encoding (sent by the pacer from [method poll]).
+func push(pcm: PackedByteArray) -> void:
+	if pacer != null:
+		pacer.push(pcm)
 
 
-## Queues the end of audio: the server flushes the remaining frames and ends the stream.
-func end_audio() -> void:
-	_send({"end": {}})
+## No more audio: the rest goes out, then the end message.
+func finish() -> void:
+	if pacer != null:
+		pacer.finish()
 
 
 ## True until the session has closed.
@@ -67,95 +81,73 @@ func is_active() -> bool:
 	return not _done
 
 
-## Closes the socket (the server frees the stream's state at once).
+## Closes the socket (the server frees the stream's state at once); emits closed(cancelled).
 func close() -> void:
-	if not _done:
-		_socket.close(1000, "client closed")
-		_finish(MienResult.failure("cancelled", "stream closed by the client"))
+	if _done:
+		return
+	_socket.close(1000, "client closed")
+	_emit(_receiver.abort("cancelled", "stream closed by the client"))
 
 
-## Sends queued messages, receives server messages and emits the signals.
-func poll() -> void:
+## Sends what the pacer allows at [param now_s] (seconds, any monotonic clock), receives server
+## messages and emits the signals.
+func poll(now_s: float) -> void:
 	if _done:
 		return
 	_socket.poll()
 	var state := _socket.get_ready_state()
 	if state == WebSocketPeer.STATE_OPEN:
-		_opened = true
-		while not _outgoing.is_empty():
-			var error := _socket.send_text(_outgoing.pop_front())
-			if error != OK:
-				_finish(
-					MienResult.failure("transport_error", "send failed: %s" % error_string(error))
+		if not _receiver.connected:
+			_receiver.on_connected()
+		if pacer != null:
+			for item in pacer.poll(now_s):
+				if item.has("end"):
+					_outgoing.append(JSON.stringify(Protocol.stream_end()))
+					continue
+				var keyframes := Protocol.keyframes_in_chunk(
+					emotion, item["audio_start_s"], item["audio_end_s"], _first_chunk
 				)
-				return
-		while _socket.get_available_packet_count() > 0:
-			_handle(_socket.get_packet().get_string_from_utf8())
-			if _done:
-				return
+				_first_chunk = false
+				_outgoing.append(JSON.stringify(Protocol.stream_audio(item["data"], keyframes)))
+		_flush()
+		while not _done and _socket.get_available_packet_count() > 0:
+			_emit(_receiver.on_message(_socket.get_packet().get_string_from_utf8()))
 	elif state == WebSocketPeer.STATE_CLOSED:
-		_on_socket_closed()
+		_emit(_receiver.on_closed(_socket.get_close_code(), _socket.get_close_reason()))
 
 
-func _send(message: Dictionary) -> void:
-	var text := JSON.stringify(message)
-	if _opened and _socket.get_ready_state() == WebSocketPeer.STATE_OPEN:
-		var error := _socket.send_text(text)
+func _flush() -> void:
+	while not _outgoing.is_empty():
+		# A full send buffer makes send_text fail with ERR_OUT_OF_MEMORY *and* print an engine
+		# error, so the room is checked first; the message waits for a later poll.
+		var size := _outgoing[0].to_utf8_buffer().size()
+		var buffered := _socket.get_current_outbound_buffered_amount()
+		if buffered > 0 and buffered + size > OUTBOUND_BUFFER_BYTES:
+			return
+		var error := _socket.send_text(_outgoing[0])
 		if error != OK:
-			_finish(MienResult.failure("transport_error", "send failed: %s" % error_string(error)))
-	else:
-		_outgoing.append(text)
+			_socket.close(1011, "send failed")
+			_emit(_receiver.abort("transport_error", "send failed: %s" % error_string(error)))
+			return
+		_outgoing.pop_front()
 
 
-func _handle(text: String) -> void:
-	var parsed: Variant = JSON.parse_string(text)
-	if not parsed is Dictionary:
-		_finish(MienResult.failure("bad_response", "stream message is not a JSON object"))
-		return
-	var message: Dictionary = parsed
-	if message.has("header"):
-		header = message["header"]
-		header_received.emit(
-			PackedStringArray(header.get("channelNames", [])),
-			float(header.get("fps", 60.0)),
-			float(header.get("lookaheadMs", 0.0))
-		)
-	elif message.has("frames"):
-		var frames: Dictionary = message["frames"]
-		frames_received.emit(
-			int(frames.get("firstFrame", 0)),
-			int(frames.get("frameCount", 0)),
-			PackedFloat32Array(frames.get("values", []))
-		)
-	elif message.has("end"):
-		var end: Dictionary = message["end"]
-		ended.emit(int(end.get("frameCount", 0)), float(end.get("audioDurationS", 0.0)))
-	elif message.has("status"):
-		_status = message["status"]
-		var code := str(_status.get("code", ""))
-		if code == "ok":
-			_finish(MienResult.success())
-		else:
-			_finish(MienResult.failure(code, str(_status.get("message", ""))))
-
-
-func _on_socket_closed() -> void:
-	if not _status.is_empty():
-		return
-	var close_code := _socket.get_close_code()
-	var reason := _socket.get_close_reason()
-	var detail := (
-		"closed before a status (code %d%s)"
-		% [close_code, ", " + reason if not reason.is_empty() else ""]
-	)
-	var error_code := "transport_error" if not _opened else "bad_response"
-	_finish(MienResult.failure(error_code, "StreamAnimate " + detail))
-
-
-func _finish(result: MienResult) -> void:
-	if _done:
-		return
-	_done = true
-	if result.ok:
-		_socket.close(1000, "done")
-	closed.emit(result)
+func _emit(events: Array[Dictionary]) -> void:
+	for event in events:
+		match event["kind"]:
+			"header":
+				header_received.emit(event["channel_names"], event["fps"], event["lookahead_ms"])
+			"frames":
+				frames_received.emit(event["first_frame"], event["frame_count"], event["values"])
+			"end":
+				ended.emit(event["frame_count"], event["audio_duration_s"])
+			"finished":
+				_done = true
+				_outgoing.clear()
+				if event["code"] == "ok":
+					_socket.close(1000, "done")
+					closed.emit(ResultScript.success())
+				else:
+					if _socket.get_ready_state() != WebSocketPeer.STATE_CLOSED:
+						_socket.close(1000, "done")
+					closed.emit(ResultScript.failure(event["code"], event["message"]))

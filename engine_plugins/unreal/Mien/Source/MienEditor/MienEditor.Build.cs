@@ -18,6 +18,7 @@ public class MienEditor : ModuleRules
 		PrivateDependencyModuleNames.AddRange(new string[]
 		{
 			"MienRuntime",
+			"MienCore",
 			"UnrealEd",
 			"Slate",
 			"SlateCore",

@@ -14,14 +14,14 @@ public class MienRuntime : ModuleRules
 			"CoreUObject",
 			"Engine",
 			"DeveloperSettings",
+			"MienCore",
 		});
 
 		PrivateDependencyModuleNames.AddRange(new string[]
 		{
 			"HTTP",
 			"WebSockets",
-			"Json",
-			"JsonUtilities",
+			"LiveLinkInterface",
 		});
 	}
 }

@@ -14,10 +14,12 @@
 #include "Misc/Paths.h"
 #include "MienAudioUtils.h"
 #include "MienClient.h"
+#include "MienLineAsset.h"
 #include "MienLog.h"
 #include "MienSettings.h"
 #include "Sound/SoundWave.h"
 #include "UObject/Package.h"
+#include "UObject/UObjectGlobals.h"
 #include "UObject/SavePackage.h"
 #include "Widgets/Notifications/SNotificationList.h"
 
@@ -51,9 +53,9 @@ namespace
 
 void FMienAnimSequenceBaker::BakeAsync(USoundWave* Sound, const FMienBakeOptions& Options)
 {
-	if (Sound == nullptr || Options.Skeleton == nullptr)
+	if (Sound == nullptr)
 	{
-		Notify(LOCTEXT("MienNoInput", "Mien: pick a SoundWave and a skeleton."), false);
+		Notify(LOCTEXT("MienNoInput", "Mien: pick a SoundWave."), false);
 		return;
 	}
 	FMienLineRequest Request;
@@ -84,9 +86,11 @@ void FMienAnimSequenceBaker::BakeAsync(USoundWave* Sound, const FMienBakeOptions
 	const FString PackagePath = FPackageName::GetLongPackagePath(Sound->GetOutermost()->GetName());
 	const FString AssetName = Sound->GetName() + TEXT("_Mien");
 	const FString SoundName = Sound->GetName();
+	const TWeakObjectPtr<USoundWave> WeakSound(Sound);
 	Client->AnimateLine(Request,
 		FMienTrackCallback::CreateLambda(
-			[Client, Options, PackagePath, AssetName, SoundName](const FMienResult& Result, const FMienTrack& Track)
+			[Client, Options, PackagePath, AssetName, SoundName, WeakSound](
+				const FMienResult& Result, const FMienTrack& Track)
 			{
 				Client->RemoveFromRoot();
 				if (!Result.bOk)
@@ -97,35 +101,115 @@ void FMienAnimSequenceBaker::BakeAsync(USoundWave* Sound, const FMienBakeOptions
 					return;
 				}
 				FString Error;
-				if (CreateAnimSequence(Track, Options, PackagePath, AssetName, Error) == nullptr)
+				USoundWave* BakedSound = WeakSound.Get();
+				if (CreateLineAsset(BakedSound, Track, Options, PackagePath, SoundName + TEXT("_MienLine"), Error) ==
+						nullptr ||
+					(Options.Skeleton.IsValid() &&
+						CreateAnimSequence(Track, Options, PackagePath, AssetName, Error) == nullptr))
 				{
 					Notify(FText::Format(LOCTEXT("MienSaveFailed", "Mien: {0}: {1}"), FText::FromString(SoundName),
 							   FText::FromString(Error)),
 						false);
 					return;
 				}
-				Notify(FText::Format(LOCTEXT("MienDone", "Mien: created {0} ({1} curves, {2} frames)"),
-						   FText::FromString(PackagePath / AssetName), FText::AsNumber(Track.NumChannels()),
+				Notify(FText::Format(LOCTEXT("MienDone", "Mien: baked {0} ({1} curves, {2} frames)"),
+						   FText::FromString(PackagePath / SoundName), FText::AsNumber(Track.NumChannels()),
 						   FText::AsNumber(Track.FrameCount)),
 					true);
 			}));
 }
 
+namespace
+{
+	/**
+	 * The asset PackagePath/AssetName of class T: the existing one when the line was baked before (re-baking
+	 * updates it in place, so references to it stay valid), else a new one. nullptr with OutError when an asset
+	 * of another class has that name.
+	 */
+	template <typename T>
+	T* FindOrCreateAsset(const FString& PackagePath, const FString& AssetName, bool& bOutCreated, FString& OutError)
+	{
+		const FString PackageName = PackagePath / AssetName;
+		UPackage* Package = FindPackage(nullptr, *PackageName);
+		if (Package == nullptr && FPackageName::DoesPackageExist(PackageName))
+		{
+			Package = LoadPackage(nullptr, *PackageName, LOAD_None);
+		}
+		if (Package == nullptr)
+		{
+			Package = CreatePackage(*PackageName);
+		}
+		Package->FullyLoad();
+		bOutCreated = false;
+		if (UObject* Existing = StaticFindObject(UObject::StaticClass(), Package, *AssetName))
+		{
+			T* Typed = Cast<T>(Existing);
+			if (Typed == nullptr)
+			{
+				OutError = FString::Printf(TEXT("%s exists and is a %s, not a %s"), *PackageName,
+					*Existing->GetClass()->GetName(), *T::StaticClass()->GetName());
+				return nullptr;
+			}
+			Typed->Modify();
+			return Typed;
+		}
+		bOutCreated = true;
+		return NewObject<T>(Package, *AssetName, RF_Public | RF_Standalone | RF_Transactional);
+	}
+
+	bool SaveAsset(UObject* Asset, bool bCreated, FString& OutError)
+	{
+		UPackage* Package = Asset->GetOutermost();
+		if (bCreated)
+		{
+			FAssetRegistryModule::AssetCreated(Asset);
+		}
+		Asset->MarkPackageDirty();
+		const FString Filename =
+			FPackageName::LongPackageNameToFilename(Package->GetName(), FPackageName::GetAssetPackageExtension());
+		FSavePackageArgs SaveArgs;
+		SaveArgs.TopLevelFlags = RF_Public | RF_Standalone;
+		SaveArgs.SaveFlags = SAVE_NoError;
+		if (!UPackage::SavePackage(Package, Asset, *Filename, SaveArgs))
+		{
+			OutError = FString::Printf(TEXT("cannot save %s"), *Filename);
+			return false;
+		}
+		return true;
+	}
+}  // namespace
+
 UAnimSequence* FMienAnimSequenceBaker::CreateAnimSequence(const FMienTrack& Track, const FMienBakeOptions& Options,
 	const FString& PackagePath, const FString& AssetName, FString& OutError)
 {
-	const FString PackageName = PackagePath / AssetName;
-	UPackage* Package = CreatePackage(*PackageName);
-	UAnimSequence* Sequence =
-		NewObject<UAnimSequence>(Package, *AssetName, RF_Public | RF_Standalone | RF_Transactional);
-	Sequence->SetSkeleton(Options.Skeleton);
+	USkeleton* Skeleton = Options.Skeleton.Get();
+	if (Skeleton == nullptr)
+	{
+		OutError = TEXT("the target skeleton is no longer loaded");
+		return nullptr;
+	}
+	bool bCreated = false;
+	UAnimSequence* Sequence = FindOrCreateAsset<UAnimSequence>(PackagePath, AssetName, bCreated, OutError);
+	if (Sequence == nullptr)
+	{
+		return nullptr;
+	}
+	Sequence->SetSkeleton(Skeleton);
 
 	IAnimationDataController& Controller = Sequence->GetController();
 	Controller.OpenBracket(LOCTEXT("MienBakeBracket", "Mien facial animation"), false);
-	Controller.InitializeModel();
+	if (bCreated)
+	{
+		Controller.InitializeModel();
+	}
+	else
+	{
+		Controller.RemoveAllCurvesOfType(ERawCurveTrackTypes::RCT_Float, false);
+	}
 	Controller.SetFrameRate(FFrameRate(FMath::Max(FMath::RoundToInt32(Track.Fps), 1), 1), false);
 	Controller.SetNumberOfFrames(FFrameNumber(FMath::Max(Track.FrameCount - 1, 1)), false);
 	const int32 Channels = Track.NumChannels();
+	bool bMorphCurves = false;
 	for (int32 Channel = 0; Channel < Channels; ++Channel)
 	{
 		const FName CurveName = Track.ChannelNames[Channel];
@@ -147,27 +231,42 @@ UAnimSequence* FMienAnimSequenceBaker::CreateAnimSequence(const FMienTrack& Trac
 		const bool bDegrees = CurveName.ToString().EndsWith(MIEN_DEGREE_SUFFIX);
 		if (Options.bCurvesDriveMorphTargets && !bDegrees)
 		{
-			Options.Skeleton->AccumulateCurveMetaData(CurveName, false, true);
+			Skeleton->AccumulateCurveMetaData(CurveName, false, true);
+			bMorphCurves = true;
 		}
 	}
 	Controller.NotifyPopulated();
 	Controller.CloseBracket(false);
-
-	FAssetRegistryModule::AssetCreated(Sequence);
-	Sequence->MarkPackageDirty();
-	const FString Filename =
-		FPackageName::LongPackageNameToFilename(PackageName, FPackageName::GetAssetPackageExtension());
-	FSavePackageArgs SaveArgs;
-	SaveArgs.TopLevelFlags = RF_Public | RF_Standalone;
-	SaveArgs.SaveFlags = SAVE_NoError;
-	if (!UPackage::SavePackage(Package, Sequence, *Filename, SaveArgs))
+	if (!SaveAsset(Sequence, bCreated, OutError))
 	{
-		OutError = FString::Printf(TEXT("cannot save %s"), *Filename);
 		return nullptr;
 	}
-	UE_LOG(LogMien, Log, TEXT("Baked %s: %d curves, %d frames at %.1f fps (mode %s)"), *PackageName, Channels,
-		Track.FrameCount, Track.Fps, *Track.Mode);
+	// Only the skeleton's curve metadata makes a curve drive a morph target (FBoneContainer sets
+	// ECurveElementFlags::MorphTarget from it); AccumulateCurveMetaData only marks the skeleton dirty, and unsaved
+	// the flags are gone after an editor restart: the curves would then play and move no morph target.
+	if (bMorphCurves && !SaveAsset(Skeleton, false, OutError))
+	{
+		return nullptr;
+	}
+	UE_LOG(LogMien, Log, TEXT("Baked %s/%s: %d curves, %d frames at %.1f fps (mode %s)"), *PackagePath, *AssetName,
+		Channels, Track.FrameCount, Track.Fps, *Track.Mode);
 	return Sequence;
+}
+
+UMienLineAsset* FMienAnimSequenceBaker::CreateLineAsset(USoundWave* Sound, const FMienTrack& Track,
+	const FMienBakeOptions& Options, const FString& PackagePath, const FString& AssetName, FString& OutError)
+{
+	bool bCreated = false;
+	UMienLineAsset* Line = FindOrCreateAsset<UMienLineAsset>(PackagePath, AssetName, bCreated, OutError);
+	if (Line == nullptr)
+	{
+		return nullptr;
+	}
+	Line->Sound = Sound;
+	Line->Track = Track;
+	Line->BakedWith = FString::Printf(TEXT("rig %s, emotion %s %.2f, %d fps, mode %s"), *Options.Rig,
+		*Options.Emotion.Category, Options.Emotion.Intensity, Options.Fps, *Track.Mode);
+	return SaveAsset(Line, bCreated, OutError) ? Line : nullptr;
 }
 
 #undef LOCTEXT_NAMESPACE

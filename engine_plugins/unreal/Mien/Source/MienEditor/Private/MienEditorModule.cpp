@@ -2,6 +2,7 @@
 
 #include "ContentBrowserMenuContexts.h"
 #include "MienAnimSequenceBaker.h"
+#include "MienSidecarMonitor.h"
 #include "Modules/ModuleManager.h"
 #include "SMienGenerateDialog.h"
 #include "Sound/SoundWave.h"
@@ -12,13 +13,15 @@
 /**
  * Editor module: adds "Generate Facial Animation (Mien)" to the Content Browser context menu of
  * SoundWave assets (UToolMenus extension of ContentBrowser.AssetContextMenu.SoundWave, the 5.x
- * replacement of FContentBrowserModule menu extenders).
+ * replacement of FContentBrowserModule menu extenders), and a level-editor toolbar entry showing the sidecar's
+ * status with Start / Stop (FMienSidecarMonitor starts the sidecar when it is not running).
  */
 class FMienEditorModule : public IModuleInterface
 {
 public:
 	void StartupModule() override
 	{
+		Monitor = MakeShared<FMienSidecarMonitor>();
 		UToolMenus::RegisterStartupCallback(
 			FSimpleMulticastDelegate::FDelegate::CreateRaw(this, &FMienEditorModule::RegisterMenus));
 	}
@@ -27,12 +30,48 @@ public:
 	{
 		UToolMenus::UnRegisterStartupCallback(this);
 		UToolMenus::UnregisterOwner(this);
+		Monitor.Reset();
 	}
 
 private:
+	/** Shared so the toolbar's callbacks hold it weakly: a toolbar widget can outlive ShutdownModule. */
+	TSharedPtr<FMienSidecarMonitor> Monitor;
+
 	void RegisterMenus()
 	{
 		FToolMenuOwnerScoped OwnerScoped(this);
+		UToolMenu* Toolbar = UToolMenus::Get()->ExtendMenu(TEXT("LevelEditor.LevelEditorToolBar.User"));
+		FToolMenuSection& Status = Toolbar->FindOrAddSection(TEXT("Mien"));
+		const TWeakPtr<FMienSidecarMonitor> WeakSidecar = Monitor;
+		Status.AddEntry(FToolMenuEntry::InitToolBarButton(TEXT("MienSidecarStatus"),
+			FUIAction(FExecuteAction::CreateLambda(
+				[WeakSidecar]()
+				{
+					const TSharedPtr<FMienSidecarMonitor> Sidecar = WeakSidecar.Pin();
+					if (!Sidecar.IsValid())
+					{
+						return;
+					}
+					if (Sidecar->IsRunning())
+					{
+						Sidecar->StopSidecar();
+					}
+					else
+					{
+						Sidecar->StartSidecar();
+					}
+				})),
+			TAttribute<FText>::CreateLambda(
+				[WeakSidecar]()
+				{
+					const TSharedPtr<FMienSidecarMonitor> Sidecar = WeakSidecar.Pin();
+					return Sidecar.IsValid() ? Sidecar->GetStatusText() : FText::GetEmpty();
+				}),
+			LOCTEXT("MienStatusTooltip",
+				"The Mien sidecar's status. Click to start it (command: Editor Preferences > Plugins > Mien) or to "
+				"stop the one the editor started."),
+			FSlateIcon()));
+
 		UToolMenu* Menu = UToolMenus::Get()->ExtendMenu(TEXT("ContentBrowser.AssetContextMenu.SoundWave"));
 		FToolMenuSection& Section = Menu->FindOrAddSection(TEXT("GetAssetActions"));
 		Section.AddDynamicEntry(TEXT("MienGenerateFacialAnimation"),

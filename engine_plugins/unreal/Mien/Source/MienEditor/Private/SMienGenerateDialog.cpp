@@ -30,7 +30,8 @@ bool SMienGenerateDialog::ShowModal(int32 NumSounds, FMienBakeOptions& OutOption
 		SNew(SMienGenerateDialog)
 			.ParentWindow(Window)
 			.IntroText(FText::Format(LOCTEXT("MienDialogIntro",
-										 "Bake {0} sound wave(s) into AnimSequences with one float curve per channel."),
+										 "Bake {0} sound wave(s) into Mien line assets (played by packaged games) and, "
+										 "with a skeleton, AnimSequences with one float curve per channel."),
 				FText::AsNumber(NumSounds)));
 	Window->SetContent(Dialog);
 	GEditor->EditorAddModalWindow(Window);
@@ -55,7 +56,7 @@ void SMienGenerateDialog::Construct(const FArguments& InArgs)
 	PickerConfig.Filter.ClassPaths.Add(USkeleton::StaticClass()->GetClassPathName());
 	PickerConfig.SelectionMode = ESelectionMode::Single;
 	PickerConfig.InitialAssetViewType = EAssetViewType::List;
-	PickerConfig.bAllowNullSelection = false;
+	PickerConfig.bAllowNullSelection = true;
 	PickerConfig.OnAssetSelected = FOnAssetSelected::CreateSP(this, &SMienGenerateDialog::OnSkeletonSelected);
 	FContentBrowserModule& ContentBrowser =
 		FModuleManager::LoadModuleChecked<FContentBrowserModule>(TEXT("ContentBrowser"));
@@ -69,7 +70,7 @@ void SMienGenerateDialog::Construct(const FArguments& InArgs)
 		]
 		+ SVerticalBox::Slot().AutoHeight().Padding(6)
 		[
-			SNew(STextBlock).Text(LOCTEXT("MienSkeleton", "Target skeleton"))
+			SNew(STextBlock).Text(LOCTEXT("MienSkeleton", "Target skeleton (optional: also bake an AnimSequence of the curves)"))
 		]
 		+ SVerticalBox::Slot().FillHeight(1.f).Padding(6)
 		[
@@ -160,7 +161,7 @@ void SMienGenerateDialog::OnSkeletonSelected(const FAssetData& Asset)
 
 bool SMienGenerateDialog::CanGenerate() const
 {
-	return Options.Skeleton != nullptr && !Options.Rig.IsEmpty() && !Options.Emotion.Category.IsEmpty();
+	return !Options.Rig.IsEmpty() && !Options.Emotion.Category.IsEmpty();
 }
 
 FReply SMienGenerateDialog::OnGenerate()

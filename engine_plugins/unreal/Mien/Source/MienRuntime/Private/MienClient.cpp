@@ -1,10 +1,13 @@
 // Copyright Mien developers. Licensed under the Apache License, Version 2.0.
 
 #include "MienClient.h"
+#include "Containers/Ticker.h"
 #include "HttpModule.h"
 #include "Interfaces/IHttpRequest.h"
 #include "Interfaces/IHttpResponse.h"
-#include "MienJson.h"
+#include "MienCore/MienCorePacing.h"
+#include "MienCore/MienCoreProtocol.h"
+#include "MienCoreBridge.h"
 #include "MienLog.h"
 #include "MienSettings.h"
 
@@ -13,12 +16,22 @@ const TCHAR* UMienClient::DescribePath = TEXT("/mien.v1.FaceAnimation/Describe")
 const TCHAR* UMienClient::StreamAnimatePath = TEXT("/mien.v1.FaceAnimation/StreamAnimate");
 const TCHAR* UMienClient::HealthPath = TEXT("/healthz");
 
+namespace
+{
+	std::string BodyText(const TArray<uint8>& Bytes)
+	{
+		return std::string(reinterpret_cast<const char*>(Bytes.GetData()), static_cast<size_t>(Bytes.Num()));
+	}
+}  // namespace
+
 UMienClient::UMienClient()
 {
 	const UMienSettings* Settings = GetDefault<UMienSettings>();
-	ServerUrl = Settings->ServerUrl;
-	Token = Settings->GetEffectiveToken();
+	ServerUrl = Settings->GetEffectiveServerUrl();
+	Token = UMienSettings::ResolveToken();
 	TimeoutS = Settings->RequestTimeout;
+	MaxAttempts = Settings->MaxAttempts;
+	RetrySeed = FMath::Rand32();
 }
 
 FString UMienClient::WebSocketUrl(const FString& BaseUrl, const FString& Path)
@@ -36,13 +49,12 @@ FString UMienClient::WebSocketUrl(const FString& BaseUrl, const FString& Path)
 	return Base + Path;
 }
 
-void UMienClient::AnimateLine(const FMienLineRequest& Request, FMienTrackCallback Callback)
+void UMienClient::AnimateLine(const FMienLineRequest& Request, FMienTrackCallback Callback, bool bRetry)
 {
-	// Request bodies: conformance/animate_line_file.json, conformance/animate_line_pcm.json,
-	// conformance/animate_line_npc_auto.json, conformance/animate_line_idle.json (see MienJson.cpp).
-	const FString Body = MienJson::ToString(MienJson::BuildAnimateLineBody(Request));
-	Send(TEXT("POST"), AnimateLinePath, Body,
-		[Callback](const FMienResult& Result, const FString& Text)
+	// Request bodies (built by the core, see MienCoreBridge.cpp): conformance/animate_line_file.json,
+	// conformance/animate_line_pcm.json, conformance/animate_line_npc_auto.json, conformance/animate_line_idle.json
+	Send(TEXT("POST"), AnimateLinePath, MienBridge::ToWire(MienBridge::BuildAnimateLineBody(Request)), bRetry,
+		[Callback](const FMienResult& Result, const TArray<uint8>& Body)
 		{
 			FMienTrack Track;
 			if (!Result.bOk)
@@ -50,22 +62,25 @@ void UMienClient::AnimateLine(const FMienLineRequest& Request, FMienTrackCallbac
 				Callback.ExecuteIfBound(Result, Track);
 				return;
 			}
-			const TSharedPtr<FJsonObject> Json = MienJson::Parse(Text);
-			FString Problem = TEXT("response is not a JSON object");
-			if (Json.IsValid() && MienJson::ParseTrack(*Json, Track, Problem))
+			MienCore::FDecodedTrack Decoded;
+			std::string Problem;
+			if (!MienCore::DecodeAnimationTrackText(BodyText(Body), Decoded, Problem))
 			{
-				Callback.ExecuteIfBound(Result, Track);
+				Callback.ExecuteIfBound(
+					FMienResult::Failure(TEXT("bad_response"), MienBridge::FromUtf8(Problem), Result.HttpStatus),
+					Track);
 				return;
 			}
-			Callback.ExecuteIfBound(FMienResult::Failure(TEXT("bad_response"), Problem, Result.HttpStatus), Track);
+			MienBridge::ToUnrealTrack(Decoded, Track);
+			Callback.ExecuteIfBound(Result, Track);
 		});
 }
 
-void UMienClient::Describe(FMienServiceInfoCallback Callback)
+void UMienClient::Describe(FMienServiceInfoCallback Callback, bool bRetry)
 {
 	// Describe request: conformance/describe.json
-	Send(TEXT("POST"), DescribePath, TEXT("{}"),
-		[Callback](const FMienResult& Result, const FString& Text)
+	Send(TEXT("POST"), DescribePath, TEXT("{}"), bRetry,
+		[Callback](const FMienResult& Result, const TArray<uint8>& Body)
 		{
 			FMienServiceInfo Info;
 			if (!Result.bOk)
@@ -73,29 +88,36 @@ void UMienClient::Describe(FMienServiceInfoCallback Callback)
 				Callback.ExecuteIfBound(Result, Info);
 				return;
 			}
-			const TSharedPtr<FJsonObject> Json = MienJson::Parse(Text);
-			FString Problem = TEXT("response is not a JSON object");
-			if (Json.IsValid() && MienJson::ParseServiceInfo(*Json, Info, Problem))
+			MienCore::FServiceInfo Decoded;
+			std::string Problem;
+			if (!MienCore::DecodeServiceInfoText(BodyText(Body), Decoded, Problem))
 			{
-				Callback.ExecuteIfBound(Result, Info);
+				Callback.ExecuteIfBound(
+					FMienResult::Failure(TEXT("bad_response"), MienBridge::FromUtf8(Problem), Result.HttpStatus), Info);
 				return;
 			}
-			Callback.ExecuteIfBound(FMienResult::Failure(TEXT("bad_response"), Problem, Result.HttpStatus), Info);
+			MienBridge::ToUnrealServiceInfo(Decoded, Info);
+			Callback.ExecuteIfBound(Result, Info);
 		});
 }
 
 void UMienClient::Health(FMienResultCallback Callback)
 {
 	// Health check: conformance/healthz.json
-	Send(TEXT("GET"), HealthPath, FString(),
-		[Callback](const FMienResult& Result, const FString&)
+	Send(TEXT("GET"), HealthPath, FString(), false,
+		[Callback](const FMienResult& Result, const TArray<uint8>&)
 		{
 			Callback.ExecuteIfBound(Result);
 		});
 }
 
-void UMienClient::Send(const FString& Verb, const FString& Path, const FString& Body,
-	TFunction<void(const FMienResult&, const FString&)> OnDone)
+void UMienClient::Send(const FString& Verb, const FString& Path, const FString& Body, bool bRetry, FDone OnDone)
+{
+	SendAttempt(Verb, Path, Body, bRetry, 1, MoveTemp(OnDone));
+}
+
+void UMienClient::SendAttempt(
+	const FString& Verb, const FString& Path, const FString& Body, bool bRetry, int32 Attempt, FDone OnDone)
 {
 	FString Url = ServerUrl.TrimStartAndEnd();
 	Url.RemoveFromEnd(TEXT("/"));
@@ -117,34 +139,78 @@ void UMienClient::Send(const FString& Verb, const FString& Path, const FString& 
 		Request->SetTimeout(TimeoutS);
 	}
 	const float Timeout = TimeoutS;
+	const TWeakObjectPtr<UMienClient> WeakThis(this);
+	// Since UE 5.x a request that cannot start (ProcessRequest() == false) also completes through this delegate
+	// (FHttpRequestCommon::PreProcess -> FinishRequestNotInHttpManager), synchronously on the game thread or later:
+	// whichever of the two reports first wins, so OnDone (and a retry) happens once.
+	const TSharedRef<bool> bReported = MakeShared<bool>(false);
 	Request->OnProcessRequestComplete().BindLambda(
-		[OnDone, Url, Timeout](FHttpRequestPtr HttpRequest, FHttpResponsePtr Response, bool bConnectedSuccessfully)
+		[WeakThis, Verb, Path, Body, bRetry, Attempt, OnDone, Url, Timeout, bReported](
+			FHttpRequestPtr HttpRequest, FHttpResponsePtr Response, bool bConnectedSuccessfully)
 		{
+			if (*bReported)
+			{
+				return;
+			}
+			*bReported = true;
+			FMienResult Result = FMienResult::Success();
+			TArray<uint8> Content;
 			if (!bConnectedSuccessfully || !Response.IsValid())
 			{
 				const bool bTimedOut =
 					Timeout > 0.f && HttpRequest.IsValid() && HttpRequest->GetElapsedTime() >= Timeout;
-				const FMienResult Failure = bTimedOut
+				Result = bTimedOut
 					? FMienResult::Failure(
 						  TEXT("timeout"), FString::Printf(TEXT("%s did not answer in %.0f s"), *Url, Timeout))
 					: FMienResult::Failure(TEXT("transport_error"), FString::Printf(TEXT("cannot reach %s"), *Url));
-				UE_LOG(LogMien, Warning, TEXT("%s"), *Failure.ToString());
-				OnDone(Failure, FString());
-				return;
 			}
-			const int32 Status = Response->GetResponseCode();
-			const FString Text = Response->GetContentAsString();
-			if (Status != 200)
+			else
 			{
-				const FMienResult Failure = MienJson::ParseError(Status, Text);
-				UE_LOG(LogMien, Warning, TEXT("%s -> %s"), *Url, *Failure.ToString());
-				OnDone(Failure, Text);
+				const int32 Status = Response->GetResponseCode();
+				Content = Response->GetContent();
+				Result = FMienResult::Success(Status);
+				if (Status != 200)
+				{
+					// Error responses: conformance/animate_line_invalid.json
+					MienCore::FFailure Failure = MienCore::DecodeErrorBody(Status, BodyText(Content));
+					if (Status == 503 && Failure.Code == "bad_response")
+					{
+						Failure = MienCore::FFailure{"unavailable", "HTTP 503"};
+					}
+					Result = MienBridge::ToResult(Failure, Status);
+				}
+			}
+			UMienClient* This = WeakThis.Get();
+			MienCore::FRetryPolicy Policy;
+			Policy.MaxAttempts = This != nullptr ? This->MaxAttempts : 1;
+			if (!Result.bOk && bRetry && This != nullptr &&
+				MienCore::ShouldRetry(Policy, MienBridge::ToUtf8(Result.Code), Attempt))
+			{
+				const float Delay = static_cast<float>(MienCore::RetryDelayS(Policy, Attempt, This->RetrySeed));
+				UE_LOG(LogMien, Warning, TEXT("%s: %s; retry in %.1f s"), *Url, *Result.ToString(), Delay);
+				FTSTicker::GetCoreTicker().AddTicker(FTickerDelegate::CreateLambda(
+														 [WeakThis, Verb, Path, Body, Attempt, OnDone](float)
+														 {
+															 if (UMienClient* Client = WeakThis.Get())
+															 {
+																 Client->SendAttempt(
+																	 Verb, Path, Body, true, Attempt + 1, OnDone);
+															 }
+															 return false;
+														 }),
+					Delay);
 				return;
 			}
-			OnDone(FMienResult::Success(Status), Text);
+			if (!Result.bOk)
+			{
+				UE_LOG(LogMien, Warning, TEXT("%s -> %s"), *Url, *Result.ToString());
+			}
+			OnDone(Result, Content);
 		});
-	if (!Request->ProcessRequest())
+	if (!Request->ProcessRequest() && !*bReported)
 	{
-		OnDone(FMienResult::Failure(TEXT("transport_error"), FString::Printf(TEXT("cannot send %s"), *Url)), FString());
+		*bReported = true;
+		OnDone(FMienResult::Failure(TEXT("transport_error"), FString::Printf(TEXT("cannot send %s"), *Url)),
+			TArray<uint8>());
 	}
 }

@@ -2,18 +2,35 @@
 
 #include "MienFaceComponent.h"
 #include "Components/AudioComponent.h"
+#include "Containers/Ticker.h"
 #include "Components/SkeletalMeshComponent.h"
 #include "Engine/SkeletalMesh.h"
 #include "Engine/World.h"
 #include "GameFramework/Actor.h"
+#include "Misc/Guid.h"
 #include "MienAudioUtils.h"
+#include "MienChannelMap.h"
 #include "MienClient.h"
-#include "MienJson.h"
+#include "MienCore/MienCorePacing.h"
+#include "MienCoreBridge.h"
+#include "MienLineAsset.h"
+#include "MienLiveLinkSource.h"
 #include "MienLog.h"
 #include "MienSettings.h"
 #include "MienStreamSession.h"
 #include "Sound/SoundWave.h"
 #include "Sound/SoundWaveProcedural.h"
+#include "UObject/UObjectGlobals.h"
+
+namespace
+{
+	/** A random seed in [0, 2^62). (A 0..MAX_int32 RandRange overflows its range to 0: every NPC blinked alike.) */
+	int64 RandomSeed()
+	{
+		const FGuid Guid = FGuid::NewGuid();
+		return (static_cast<int64>(Guid.A & 0x7FFFFFFFu) << 31) ^ static_cast<int64>(Guid.B);
+	}
+}  // namespace
 
 UMienFaceComponent::UMienFaceComponent()
 {
@@ -24,39 +41,57 @@ UMienFaceComponent::UMienFaceComponent()
 void UMienFaceComponent::BeginPlay()
 {
 	Super::BeginPlay();
-	Client = NewObject<UMienClient>(this);
+	if (Client == nullptr)
+	{
+		Client = NewObject<UMienClient>(this);
+	}
 	AActor* Owner = GetOwner();
-	if (FaceMesh == nullptr && Owner != nullptr)
+	USkeletalMeshComponent* Mesh = Cast<USkeletalMeshComponent>(FaceMesh.GetComponent(Owner));
+	if (Mesh == nullptr && Owner != nullptr)
 	{
 		TArray<USkeletalMeshComponent*> Meshes;
 		Owner->GetComponents<USkeletalMeshComponent>(Meshes);
-		for (USkeletalMeshComponent* Mesh : Meshes)
+		for (USkeletalMeshComponent* Candidate : Meshes)
 		{
-			if (Mesh->GetFName() == FaceMeshName)
+			if (Candidate->GetFName() == FaceMeshName)
 			{
-				FaceMesh = Mesh;
+				Mesh = Candidate;
 			}
 		}
-		if (FaceMesh == nullptr && Meshes.Num() > 0)
+		if (Mesh == nullptr && Meshes.Num() > 0)
 		{
-			FaceMesh = Meshes[0];
+			Mesh = Meshes[0];
 		}
 	}
-	if (VoiceAudio == nullptr && Owner != nullptr)
+	SetFaceMesh(Mesh);
+	ResolvedVoice = Cast<UAudioComponent>(VoiceAudio.GetComponent(Owner));
+	if (ResolvedVoice == nullptr && Owner != nullptr)
 	{
-		VoiceAudio = NewObject<UAudioComponent>(Owner, TEXT("MienVoice"));
-		VoiceAudio->bAutoActivate = false;
-		VoiceAudio->bAutoDestroy = false;
-		if (USceneComponent* Parent = FaceMesh != nullptr ? FaceMesh.Get() : Owner->GetRootComponent())
+		// A unique name: NewObject with a name already used in the same outer (a second Mien Face, or BeginPlay
+		// again after EndPlay) is a fatal error.
+		ResolvedVoice = NewObject<UAudioComponent>(
+			Owner, MakeUniqueObjectName(Owner, UAudioComponent::StaticClass(), FName(TEXT("MienVoice"))));
+		ResolvedVoice->bAutoActivate = false;
+		ResolvedVoice->bAutoDestroy = false;
+		if (USceneComponent* Parent = Mesh != nullptr ? static_cast<USceneComponent*>(Mesh) : Owner->GetRootComponent())
 		{
-			VoiceAudio->SetupAttachment(Parent);
+			ResolvedVoice->SetupAttachment(Parent);
 		}
-		VoiceAudio->RegisterComponent();
+		ResolvedVoice->RegisterComponent();
 	}
-	if (VoiceAudio != nullptr)
+	if (ResolvedVoice != nullptr)
 	{
-		VoiceAudio->OnAudioPlaybackPercentNative.AddUObject(this, &UMienFaceComponent::HandlePlaybackPercent);
-		VoiceAudio->OnAudioFinishedNative.AddUObject(this, &UMienFaceComponent::HandleAudioFinished);
+		ResolvedVoice->OnAudioPlaybackPercentNative.AddUObject(this, &UMienFaceComponent::HandlePlaybackPercent);
+		ResolvedVoice->OnAudioFinishedNative.AddUObject(this, &UMienFaceComponent::HandleAudioFinished);
+	}
+	if (!LiveLinkSubject.IsNone())
+	{
+		LiveLink = FMienLiveLinkSource::Get();
+		if (!LiveLink.IsValid())
+		{
+			UE_LOG(LogMien, Warning, TEXT("%s: Live Link is not available (enable the Live Link plugin)"),
+				*GetNameSafe(Owner));
+		}
 	}
 	if (bIdleEnabled)
 	{
@@ -68,18 +103,32 @@ void UMienFaceComponent::EndPlay(const EEndPlayReason::Type EndPlayReason)
 {
 	++LineId;
 	CloseStream();
-	if (VoiceAudio != nullptr)
+	if (ResolvedVoice != nullptr)
 	{
-		VoiceAudio->OnAudioPlaybackPercentNative.RemoveAll(this);
-		VoiceAudio->OnAudioFinishedNative.RemoveAll(this);
+		ResolvedVoice->OnAudioPlaybackPercentNative.RemoveAll(this);
+		ResolvedVoice->OnAudioFinishedNative.RemoveAll(this);
+	}
+	if (LiveLink.IsValid())
+	{
+		LiveLink->RemoveSubject(LiveLinkSubject);
+		LiveLink.Reset();
 	}
 	Super::EndPlay(EndPlayReason);
 }
 
 void UMienFaceComponent::SetFaceMesh(USkeletalMeshComponent* Mesh)
 {
-	FaceMesh = Mesh;
-	BindChannels(TArray<FName>(ChannelNames));
+	if (ResolvedFaceMesh != nullptr && ResolvedFaceMesh != Mesh)
+	{
+		ResolvedFaceMesh->RemoveTickPrerequisiteComponent(this);
+	}
+	ResolvedFaceMesh = Mesh;
+	if (Mesh != nullptr)
+	{
+		// The mesh evaluates its pose (morph targets, AnimBP curves) after this component has set this frame's values.
+		Mesh->AddTickPrerequisiteComponent(this);
+	}
+	SourceNames.Reset();
 }
 
 FMienLineRequest UMienFaceComponent::MakeRequest(const FString& Text, const FMienEmotion& Emotion) const
@@ -100,29 +149,88 @@ FMienLineRequest UMienFaceComponent::MakeRequest(const FString& Text, const FMie
 
 void UMienFaceComponent::Say(USoundWave* Sound, const FString& Text, FMienEmotion Emotion)
 {
+	for (UMienLineAsset* Line : BakedLines)
+	{
+		if (Line != nullptr && Sound != nullptr && Line->Sound == Sound)
+		{
+			SayLine(Line);
+			return;
+		}
+	}
 	FMienAudio Audio;
 	const FMienResult AudioResult = FMienAudioUtils::GetSoundWaveAudio(Sound, Audio);
 	if (!AudioResult.bOk)
 	{
+		BeginLine(Sound, Emotion);
 		FailLine(AudioResult);
 		return;
 	}
 	Speak(Sound, Audio, Text, Emotion);
 }
 
-void UMienFaceComponent::SayPcm(
-	const TArray<uint8>& Pcm16, int32 SampleRate, int32 NumChannels, const FString& Text, FMienEmotion Emotion)
+void UMienFaceComponent::SayLine(UMienLineAsset* Line)
 {
-	if (Pcm16.Num() == 0 || SampleRate <= 0)
+	if (Line == nullptr)
 	{
-		FailLine(FMienResult::Failure(TEXT("unsupported_audio"), TEXT("SayPcm needs samples and a sample rate")));
+		BeginLine(nullptr, FMienEmotion());
+		FailLine(FMienResult::Failure(TEXT("no_target"), TEXT("SayLine needs a Mien line asset")));
 		return;
 	}
-	FMienAudio Audio;
-	Audio.Pcm16 = Pcm16;
-	Audio.SampleRateHz = SampleRate;
-	Audio.NumChannels = FMath::Max(NumChannels, 1);
-	Speak(FMienAudioUtils::MakeProceduralSound(this, Pcm16, SampleRate, NumChannels), Audio, Text, Emotion);
+	PlayTrack(Line->Sound, Line->Track);
+}
+
+void UMienFaceComponent::SayPcm(
+	const TArray<uint8>& Pcm16, int32 SampleRate, int32 NumChannels, const FString& /*Text*/, FMienEmotion Emotion)
+{
+	if (BeginStream(SampleRate, NumChannels, Emotion))
+	{
+		PushPcm(Pcm16);
+		EndStream();
+	}
+}
+
+bool UMienFaceComponent::BeginStream(int32 SampleRate, int32 NumChannels, FMienEmotion Emotion)
+{
+	if (SampleRate < 4000 || NumChannels < 1)
+	{
+		BeginLine(nullptr, Emotion);
+		FailLine(FMienResult::Failure(
+			TEXT("unsupported_audio"), TEXT("BeginStream needs a sample rate >= 4000 Hz and >= 1 channel")));
+		return false;
+	}
+	BeginLine(nullptr, Emotion);
+	StreamRate = SampleRate;
+	StreamChannels = NumChannels;
+	bPushedAudio = true;
+	OpenStream();
+	return true;
+}
+
+void UMienFaceComponent::PushPcm(const TArray<uint8>& Pcm16)
+{
+	if (State == EState::Idle || bStreamInputEnded || Pcm16.Num() == 0)
+	{
+		return;
+	}
+	StreamPcm.Append(Pcm16);
+	if (Stream.IsValid())
+	{
+		Stream->Push(Pcm16.GetData(), Pcm16.Num());
+	}
+	FeedProcedural();
+}
+
+void UMienFaceComponent::EndStream()
+{
+	if (State == EState::Idle || bStreamInputEnded)
+	{
+		return;
+	}
+	bStreamInputEnded = true;
+	if (Stream.IsValid())
+	{
+		Stream->Finish();
+	}
 }
 
 void UMienFaceComponent::RequestTrack(USoundWave* Sound, const FString& Text, FMienEmotion Emotion)
@@ -133,6 +241,10 @@ void UMienFaceComponent::RequestTrack(USoundWave* Sound, const FString& Text, FM
 	{
 		OnLineFailed.Broadcast(AudioResult);
 		return;
+	}
+	if (Client == nullptr)
+	{
+		Client = NewObject<UMienClient>(this);
 	}
 	const TWeakObjectPtr<UMienFaceComponent> WeakThis(this);
 	Client->AnimateLine(Request,
@@ -153,29 +265,46 @@ void UMienFaceComponent::RequestTrack(USoundWave* Sound, const FString& Text, FM
 			}));
 }
 
+void UMienFaceComponent::BeginLine(USoundBase* Sound, const FMienEmotion& Emotion)
+{
+	if (Client == nullptr)
+	{
+		Client = NewObject<UMienClient>(this);  // a line asked for before BeginPlay (another actor's BeginPlay)
+	}
+	StopLine();
+	LineSound = Sound;
+	LineEmotion = Emotion;
+	StreamPcm.Reset();
+	StreamAttempt = 0;
+	bStreamInputEnded = false;
+	bStreamEnded = false;
+	bPushedAudio = false;
+	QueuedBytes = 0;
+	bHasLineTrack = false;
+	State = EState::Requesting;
+}
+
 void UMienFaceComponent::Speak(
 	USoundBase* Sound, const FMienAudio& Audio, const FString& Text, const FMienEmotion& Emotion)
 {
-	StopLine();
-	State = EState::Requesting;
-	if (bUseStreaming)
+	BeginLine(Sound, Emotion);
+	if (bUseStreaming && Audio.Pcm16.Num() > 0)
 	{
-		if (Audio.Pcm16.Num() == 0)
-		{
-			FailLine(FMienResult::Failure(TEXT("unsupported_audio"), TEXT("streaming needs raw PCM")));
-			return;
-		}
-		OpenStream(Sound, Audio, Emotion);
+		// Say of a whole clip is the streaming case with one push: paced, played when frames are in.
+		StreamRate = Audio.SampleRateHz;
+		StreamChannels = Audio.NumChannels;
+		StreamPcm = Audio.Pcm16;
+		bStreamInputEnded = true;
+		OpenStream();
 		return;
 	}
 	FMienLineRequest Request = MakeRequest(Text, Emotion);
 	Request.Audio = Audio;
 	const int32 MyLine = LineId;
 	const TWeakObjectPtr<UMienFaceComponent> WeakThis(this);
-	const TWeakObjectPtr<USoundBase> WeakSound(Sound);
 	Client->AnimateLine(Request,
 		FMienTrackCallback::CreateLambda(
-			[WeakThis, WeakSound, MyLine](const FMienResult& Result, const FMienTrack& Track)
+			[WeakThis, MyLine](const FMienResult& Result, const FMienTrack& Track)
 			{
 				UMienFaceComponent* This = WeakThis.Get();
 				if (This == nullptr || This->LineId != MyLine)
@@ -188,44 +317,40 @@ void UMienFaceComponent::Speak(
 					return;
 				}
 				This->LineTrack = Track;
-				This->StartLine(WeakSound.Get());
+				This->bHasLineTrack = true;
+				This->StartLine();
 			}));
 }
 
-void UMienFaceComponent::OpenStream(USoundBase* Sound, const FMienAudio& Audio, const FMienEmotion& Emotion)
+void UMienFaceComponent::OpenStream()
 {
 	const UMienSettings* Settings = GetDefault<UMienSettings>();
-	const FMienLineRequest Request = MakeRequest(FString(), Emotion);
-	PendingSound = Sound;
+	const FMienLineRequest Request = MakeRequest(FString(), LineEmotion);
+	++StreamAttempt;
 	Stream = MakeShared<FMienStreamSession>();
 	const int32 MyLine = LineId;
 	const TWeakObjectPtr<UMienFaceComponent> WeakThis(this);
 	Stream->OnHeader.BindLambda(
-		[WeakThis, MyLine](const FMienTrack& EmptyTrack)
+		[WeakThis, MyLine](const FMienTrack& EmptyTrack, float /*LookaheadMs*/)
 		{
 			UMienFaceComponent* This = WeakThis.Get();
 			if (This != nullptr && This->LineId == MyLine)
 			{
 				This->LineTrack = EmptyTrack;
+				This->bHasLineTrack = true;
 			}
 		});
 	Stream->OnFrames.BindLambda(
 		[WeakThis, MyLine](int32 FirstFrame, int32 Count, const TArray<float>& Values)
 		{
 			UMienFaceComponent* This = WeakThis.Get();
-			if (This == nullptr || This->LineId != MyLine)
+			if (This != nullptr && This->LineId == MyLine && This->bHasLineTrack)
 			{
-				return;
-			}
-			if (!This->LineTrack.AppendFrames(FirstFrame, Count, Values))
-			{
-				This->FailLine(
-					FMienResult::Failure(TEXT("bad_response"), TEXT("frame batch out of order or mis-sized")));
-				return;
-			}
-			if (This->State == EState::Requesting)
-			{
-				This->StartLine(This->PendingSound);
+				This->LineTrack.AppendFrames(FirstFrame, Count, Values);
+				if (This->State == EState::Requesting)
+				{
+					This->State = EState::Buffering;
+				}
 			}
 		});
 	Stream->OnEnd.BindLambda(
@@ -235,52 +360,155 @@ void UMienFaceComponent::OpenStream(USoundBase* Sound, const FMienAudio& Audio, 
 			if (This != nullptr && This->LineId == MyLine)
 			{
 				This->LineTrack.bComplete = true;
+				This->bStreamEnded = true;
+				if (This->State == EState::Requesting)
+				{
+					This->State = EState::Buffering;
+				}
 			}
 		});
 	Stream->OnClosed.BindLambda(
 		[WeakThis, MyLine](const FMienResult& Result)
 		{
 			UMienFaceComponent* This = WeakThis.Get();
-			if (This != nullptr && This->LineId == MyLine && !Result.bOk)
+			if (This == nullptr || This->LineId != MyLine || Result.bOk)
 			{
-				This->FailLine(Result);
+				return;
 			}
+			const bool bBeforePlayback = This->State == EState::Requesting || This->State == EState::Buffering;
+			MienCore::FRetryPolicy Policy;
+			Policy.MaxAttempts = This->Client != nullptr ? This->Client->MaxAttempts : 1;
+			if (bBeforePlayback && MienCore::ShouldRetry(Policy, MienBridge::ToUtf8(Result.Code), This->StreamAttempt))
+			{
+				const float Delay = static_cast<float>(MienCore::RetryDelayS(
+					Policy, This->StreamAttempt, This->Client != nullptr ? This->Client->RetrySeed : 0));
+				UE_LOG(LogMien, Warning, TEXT("stream failed (%s); retry in %.1f s"), *Result.ToString(), Delay);
+				This->Stream.Reset();
+				This->bHasLineTrack = false;
+				This->State = EState::Requesting;
+				FTSTicker::GetCoreTicker().AddTicker(FTickerDelegate::CreateLambda(
+														 [WeakThis, MyLine](float)
+														 {
+															 UMienFaceComponent* Retry = WeakThis.Get();
+															 if (Retry != nullptr && Retry->LineId == MyLine)
+															 {
+																 Retry->OpenStream();
+															 }
+															 return false;
+														 }),
+					Delay);
+				return;
+			}
+			if (This->State == EState::Speaking)
+			{
+				// The audio goes on; the face falls back to idle for the rest of the line.
+				This->BeginBlend();
+				This->bHasLineTrack = false;
+				This->Stream.Reset();
+				This->OnLineFailed.Broadcast(Result);
+				return;
+			}
+			This->FailLine(Result);
 		});
-	Stream->Open(
-		Client->ServerUrl, Client->Token, MienJson::BuildStreamHeader(Request, Audio.SampleRateHz, Audio.NumChannels));
-	TArray<TArray<uint8>> Chunks;
-	const int32 ChunkMs = Settings->StreamChunkMs;
-	FMienAudioUtils::ChunkPcm(Audio.Pcm16, Audio.SampleRateHz, Audio.NumChannels, ChunkMs, Chunks);
-	for (int32 Index = 0; Index < Chunks.Num(); ++Index)
+	MienCore::FPacerConfig Pacing;
+	Pacing.SampleRateHz = StreamRate;
+	Pacing.NumChannels = StreamChannels;
+	Pacing.ChunkMs = Settings->StreamChunkMs;
+	Pacing.LeadS = Settings->StreamLeadS;
+	const MienCore::FEmotion Emotion = MienBridge::ToCoreEmotion(LineEmotion);
+	const FString Header = MienBridge::ToWire(
+		MienCore::BuildStreamHeader(StreamRate, StreamChannels, Emotion, MienBridge::ToCoreSettings(Request)));
+	Stream->Open(Client->ServerUrl, Client->Token, Header, Pacing, Emotion);
+	// A retried stream re-sends everything produced so far.
+	Stream->Push(StreamPcm.GetData(), StreamPcm.Num());
+	if (bStreamInputEnded)
 	{
-		const float ChunkStart = Index * ChunkMs / 1000.f;
-		const float ChunkEnd = ChunkStart + ChunkMs / 1000.f;
-		// Keyframes travel on the chunk covering their time (the first chunk also takes earlier ones).
-		Stream->SendAudio(Chunks[Index], MienJson::MakeKeyframes(Emotion, Index == 0 ? -1.f : ChunkStart, ChunkEnd));
+		Stream->Finish();
 	}
-	Stream->EndAudio();
+}
+
+void UMienFaceComponent::TickStream()
+{
+	if (Stream.IsValid())
+	{
+		Stream->Tick(FPlatformTime::Seconds());
+	}
+	if (State == EState::Buffering && bHasLineTrack)
+	{
+		const double Buffer = bPushedAudio ? PushStartBufferS : StartBufferS;
+		if (MienCore::ShouldStartPlayback(LineTrack.FrameCount, LineTrack.Fps, bStreamEnded, Buffer))
+		{
+			StartLine();
+		}
+	}
+	FeedProcedural();
 }
 
 void UMienFaceComponent::PlayTrack(USoundBase* Sound, const FMienTrack& Track)
 {
-	StopLine();
+	BeginLine(Sound, FMienEmotion());
 	LineTrack = Track;
-	StartLine(Sound);
+	bHasLineTrack = true;
+	StartLine();
 }
 
-void UMienFaceComponent::StartLine(USoundBase* Sound)
+void UMienFaceComponent::StartLine()
 {
 	BeginBlend();
 	State = EState::Speaking;
 	LineStartS = NowS();
 	LastPercentStampS = -1.0;
-	bHasAudio = Sound != nullptr && VoiceAudio != nullptr;
-	if (bHasAudio)
+	bHasAudio = ResolvedVoice != nullptr && (LineSound != nullptr || bPushedAudio);
+	if (bHasAudio && bPushedAudio)
 	{
-		VoiceAudio->SetSound(Sound);
-		VoiceAudio->Play();
+		// Pushed PCM plays through a procedural wave fed as it arrives; it has no fixed length, and TickComponent
+		// stops it once everything queued has been played (a drained USoundWaveProcedural plays silence forever).
+		StreamSound = NewObject<USoundWaveProcedural>(this);
+		StreamSound->SetSampleRate(StreamRate);
+		StreamSound->NumChannels = StreamChannels;
+		StreamSound->Duration = INDEFINITELY_LOOPING_DURATION;
+		StreamSound->SoundGroup = SOUNDGROUP_Voice;
+		StreamSound->bLooping = false;
+		QueuedBytes = 0;
+		FeedProcedural();
+		ResolvedVoice->SetSound(StreamSound);
+		ResolvedVoice->Play();
+	}
+	else if (bHasAudio)
+	{
+		ResolvedVoice->SetSound(LineSound);
+		ResolvedVoice->Play();
 	}
 	OnLineStarted.Broadcast(LineTrack);
+}
+
+void UMienFaceComponent::FeedProcedural()
+{
+	if (StreamSound == nullptr || State != EState::Speaking)
+	{
+		return;
+	}
+	// QueueAudio drops (with an ensure) a buffer that is not a whole number of samples; whole frames keep the
+	// channels interleaved in step, so a piece of PCM pushed mid-frame waits for its other half.
+	const int64 FrameBytes = 2 * static_cast<int64>(StreamChannels);
+	const int64 Ready = (static_cast<int64>(StreamPcm.Num()) - QueuedBytes) / FrameBytes * FrameBytes;
+	if (Ready > 0)
+	{
+		StreamSound->QueueAudio(StreamPcm.GetData() + QueuedBytes, static_cast<int32>(Ready));
+		QueuedBytes += Ready;
+	}
+	if (bStreamInputEnded && StreamSound->GetAvailableAudioByteCount() == 0)
+	{
+		const double TotalS = static_cast<double>(QueuedBytes) / (2.0 * StreamChannels * StreamRate);
+		if (PlaybackTimeS() >= TotalS)
+		{
+			if (ResolvedVoice != nullptr)
+			{
+				ResolvedVoice->Stop();
+			}
+			EndLine();
+		}
+	}
 }
 
 void UMienFaceComponent::StopLine()
@@ -292,11 +520,13 @@ void UMienFaceComponent::StopLine()
 		BeginBlend();
 	}
 	State = EState::Idle;
-	if (bHasAudio && VoiceAudio != nullptr)
+	bHasLineTrack = false;
+	if (bHasAudio && ResolvedVoice != nullptr)
 	{
 		bHasAudio = false;
-		VoiceAudio->Stop();
+		ResolvedVoice->Stop();
 	}
+	StreamSound = nullptr;
 }
 
 void UMienFaceComponent::EndLine()
@@ -306,8 +536,11 @@ void UMienFaceComponent::EndLine()
 		return;
 	}
 	BeginBlend();
+	CloseStream();
 	State = EState::Idle;
 	bHasAudio = false;
+	bHasLineTrack = false;
+	StreamSound = nullptr;
 	OnLineFinished.Broadcast();
 	if (bIdleEnabled)
 	{
@@ -323,8 +556,19 @@ void UMienFaceComponent::FailLine(const FMienResult& Result)
 	{
 		BeginBlend();
 	}
-	State = EState::Idle;
+	bHasLineTrack = false;
 	OnLineFailed.Broadcast(Result);
+	const bool bCanPlay = bPlayAudioOnFailure && ResolvedVoice != nullptr && (LineSound != nullptr || bPushedAudio);
+	if (bCanPlay && State != EState::Speaking)
+	{
+		// The line's audio still plays, with the idle face; OnLineFinished follows when it ends.
+		StartLine();
+		return;
+	}
+	if (!bCanPlay)
+	{
+		State = EState::Idle;
+	}
 }
 
 void UMienFaceComponent::CloseStream()
@@ -334,7 +578,6 @@ void UMienFaceComponent::CloseStream()
 		Stream->Close();
 		Stream.Reset();
 	}
-	PendingSound = nullptr;
 }
 
 void UMienFaceComponent::RequestIdle()
@@ -348,7 +591,7 @@ void UMienFaceComponent::RequestIdle()
 	Request.IdleDurationS = IdleDurationS;
 	if (Request.Seed < 0)
 	{
-		Request.Seed = FMath::RandRange(0, MAX_int32);
+		Request.Seed = RandomSeed();
 	}
 	const TWeakObjectPtr<UMienFaceComponent> WeakThis(this);
 	Client->AnimateLine(Request,
@@ -380,13 +623,10 @@ void UMienFaceComponent::TickComponent(
 	float DeltaTime, ELevelTick TickType, FActorComponentTickFunction* ThisTickFunction)
 {
 	Super::TickComponent(DeltaTime, TickType, ThisTickFunction);
-	if (Stream.IsValid() && !Stream->IsActive())
+	TickStream();
+	if (State == EState::Speaking && bHasLineTrack && LineTrack.FrameCount > 0)
 	{
-		Stream.Reset();
-	}
-	if (State == EState::Speaking)
-	{
-		const float TimeS = PlaybackTimeS();
+		const double TimeS = PlaybackTimeS();
 		ApplyTrackAt(LineTrack, TimeS);
 		if (!bHasAudio && LineTrack.bComplete && TimeS >= LineTrack.Duration())
 		{
@@ -395,8 +635,12 @@ void UMienFaceComponent::TickComponent(
 	}
 	else if (bHasIdle)
 	{
-		const float Length = FMath::Max(IdleTrack.Duration(), KINDA_SMALL_NUMBER);
-		ApplyTrackAt(IdleTrack, FMath::Fmod(static_cast<float>(NowS() - IdleStartS), Length));
+		const double Length = FMath::Max(static_cast<double>(IdleTrack.Duration()), 1e-3);
+		ApplyTrackAt(IdleTrack, FMath::Fmod(NowS() - IdleStartS, Length));
+	}
+	if (State == EState::Speaking && !bHasLineTrack && !bHasAudio)
+	{
+		EndLine();
 	}
 }
 
@@ -406,15 +650,21 @@ double UMienFaceComponent::NowS() const
 	return World != nullptr ? World->GetAudioTimeSeconds() : FPlatformTime::Seconds();
 }
 
-float UMienFaceComponent::PlaybackTimeS() const
+double UMienFaceComponent::PlaybackTimeS()
 {
+	if (StreamSound != nullptr)
+	{
+		// Pushed PCM: what the audio renderer has consumed from the procedural wave.
+		const int64 Available = StreamSound->GetAvailableAudioByteCount();
+		return MienCore::HeardTimeS((QueuedBytes - Available) / (2 * StreamChannels), StreamRate, 0.0);
+	}
 	const double Now = NowS();
 	if (LastPercentStampS >= 0.0)
 	{
 		// The audio renderer reports the heard position; extrapolate between its callbacks.
-		return LastPercentTimeS + static_cast<float>(Now - LastPercentStampS);
+		return LastPercentTimeS + (Now - LastPercentStampS);
 	}
-	return static_cast<float>(Now - LineStartS);
+	return Now - LineStartS;
 }
 
 void UMienFaceComponent::HandlePlaybackPercent(
@@ -434,7 +684,7 @@ void UMienFaceComponent::HandlePlaybackPercent(
 
 void UMienFaceComponent::HandleAudioFinished(UAudioComponent* /*Component*/)
 {
-	if (State == EState::Speaking && bHasAudio)
+	if (State == EState::Speaking && bHasAudio && StreamSound == nullptr)
 	{
 		EndLine();
 	}
@@ -448,25 +698,43 @@ void UMienFaceComponent::BeginBlend()
 
 void UMienFaceComponent::BindChannels(const TArray<FName>& Names)
 {
-	ChannelNames = Names;
-	MorphNames.Reset(Names.Num());
-	CurrentValues.SetNumZeroed(Names.Num());
-	const USkeletalMesh* Asset = FaceMesh != nullptr ? FaceMesh->GetSkeletalMeshAsset() : nullptr;
+	SourceNames = Names;
+	std::vector<std::string> Channels;
+	Channels.reserve(Names.Num());
 	for (const FName& Name : Names)
 	{
-		const bool bDegrees = Name.ToString().EndsWith(MIEN_DEGREE_SUFFIX);
-		const bool bIsMorph = Asset != nullptr && !bDegrees && Asset->FindMorphTarget(Name) != nullptr;
-		MorphNames.Add(bIsMorph ? Name : NAME_None);
+		Channels.push_back(MienBridge::ToUtf8(Name.ToString()));
+	}
+	Mapping.Bind(MienBridge::ToCoreMap(ChannelMap), Channels);
+	for (const std::string& Missing : Mapping.MissingSources())
+	{
+		UE_LOG(LogMien, Warning, TEXT("%s: channel map source %s is not in the track"), *GetNameSafe(GetOwner()),
+			*MienBridge::FromUtf8(Missing));
+	}
+	OutputNames.Reset(Mapping.NumOutputs());
+	for (const std::string& Name : Mapping.OutputNames())
+	{
+		OutputNames.Add(FName(*MienBridge::FromUtf8(Name)));
+	}
+	MappedValues.SetNumZeroed(OutputNames.Num());
+	RotationGroups.Reset();
+	for (const MienCore::FRotationGroup& Group : MienCore::FindRotationGroups(Mapping.OutputNames()))
+	{
+		RotationGroups.Add(FName(*MienBridge::FromUtf8(Group.Group)), FIntVector(Group.Yaw, Group.Pitch, Group.Roll));
+	}
+	if (LiveLink.IsValid())
+	{
+		LiveLink->PushStatic(LiveLinkSubject, OutputNames);
 	}
 }
 
-void UMienFaceComponent::ApplyTrackAt(const FMienTrack& Track, float TimeS)
+void UMienFaceComponent::ApplyTrackAt(const FMienTrack& Track, double TimeS)
 {
 	if (Track.FrameCount == 0)
 	{
 		return;
 	}
-	if (Track.ChannelNames != ChannelNames)
+	if (Track.ChannelNames != SourceNames)
 	{
 		BindChannels(Track.ChannelNames);
 	}
@@ -476,23 +744,31 @@ void UMienFaceComponent::ApplyTrackAt(const FMienTrack& Track, float TimeS)
 
 void UMienFaceComponent::ApplyFrame(const TArray<float>& Values)
 {
-	const float Weight =
-		BlendTimeS > 0.f ? FMath::Clamp(static_cast<float>(NowS() - BlendStartS) / BlendTimeS, 0.f, 1.f) : 1.f;
-	const int32 Count = FMath::Min(Values.Num(), ChannelNames.Num());
-	for (int32 Index = 0; Index < Count; ++Index)
+	if (Values.Num() != SourceNames.Num() || Values.Num() == 0)
 	{
-		float Value = Values[Index];
-		if (Weight < 1.f)
+		return;
+	}
+	Mapping.Apply(Values.GetData(), MappedValues.GetData());
+	const double Weight = BlendTimeS > 0.f ? FMath::Clamp((NowS() - BlendStartS) / BlendTimeS, 0.0, 1.0) : 1.0;
+	const bool bMorphs = bApplyMorphTargets && ResolvedFaceMesh != nullptr;
+	for (int32 Index = 0; Index < OutputNames.Num(); ++Index)
+	{
+		float Value = MappedValues[Index];
+		if (Weight < 1.0)
 		{
-			const float* From = BlendFrom.Find(ChannelNames[Index]);
-			Value = FMath::Lerp(From != nullptr ? *From : 0.f, Value, Weight);
+			const float* From = BlendFrom.Find(OutputNames[Index]);
+			Value = FMath::Lerp(From != nullptr ? *From : 0.f, Value, static_cast<float>(Weight));
 		}
-		CurrentValues[Index] = Value;
-		Curves.Add(ChannelNames[Index], Value);
-		if (bApplyMorphTargets && FaceMesh != nullptr && !MorphNames[Index].IsNone())
+		MappedValues[Index] = Value;
+		Curves.Add(OutputNames[Index], Value);
+		if (bMorphs && !OutputNames[Index].ToString().EndsWith(MIEN_DEGREE_SUFFIX))
 		{
-			FaceMesh->SetMorphTarget(MorphNames[Index], Value, false);
+			ResolvedFaceMesh->SetMorphTarget(OutputNames[Index], Value, false);
 		}
+	}
+	if (LiveLink.IsValid())
+	{
+		LiveLink->PushFrame(LiveLinkSubject, MappedValues);
 	}
 }
 
@@ -500,4 +776,25 @@ float UMienFaceComponent::GetCurveValue(FName Channel) const
 {
 	const float* Value = Curves.Find(Channel);
 	return Value != nullptr ? *Value : 0.f;
+}
+
+FVector UMienFaceComponent::GetRotationDegrees(FName Group) const
+{
+	const FIntVector* Axes = RotationGroups.Find(Group);
+	if (Axes == nullptr)
+	{
+		return FVector::ZeroVector;
+	}
+	const auto Axis = [this](int32 Index)
+	{
+		return MappedValues.IsValidIndex(Index) ? static_cast<double>(MappedValues[Index]) : 0.0;
+	};
+	return FVector(Axis(Axes->X), Axis(Axes->Y), Axis(Axes->Z));
+}
+
+TArray<FName> UMienFaceComponent::GetRotationGroups() const
+{
+	TArray<FName> Groups;
+	RotationGroups.GetKeys(Groups);
+	return Groups;
 }

@@ -1,9 +1,10 @@
 // Copyright Mien developers. Licensed under the Apache License, Version 2.0.
 
 #include "MienStreamSession.h"
+#include "Containers/Ticker.h"
 #include "IWebSocket.h"
 #include "MienClient.h"
-#include "MienJson.h"
+#include "MienCoreBridge.h"
 #include "MienLog.h"
 #include "WebSocketsModule.h"
 
@@ -12,24 +13,33 @@ FMienStreamSession::~FMienStreamSession()
 	Close();
 }
 
-void FMienStreamSession::Open(
-	const FString& ServerUrl, const FString& Token, const TSharedRef<FJsonObject>& HeaderMessage)
+void FMienStreamSession::Open(const FString& ServerUrl, const FString& Token, const FString& HeaderMessage,
+	const MienCore::FPacerConfig& PacerConfig, const MienCore::FEmotion& InEmotion)
 {
+	// StreamAnimate over WebSocket: conformance/stream_animate.json
+	Pacer = std::make_unique<MienCore::FChunkPacer>(PacerConfig);
+	Emotion = InEmotion;
 	const FString Url = UMienClient::WebSocketUrl(ServerUrl, UMienClient::StreamAnimatePath);
 	TMap<FString, FString> Headers;
 	if (!Token.IsEmpty())
 	{
 		Headers.Add(TEXT("Authorization"), TEXT("Bearer ") + Token);
 	}
-	Outgoing.Add(MienJson::ToString(HeaderMessage));
+	Outgoing.Add(HeaderMessage);
+#if WITH_WEBSOCKETS
+	// FWebSocketsModule::CreateWebSocket exists only on platforms WITH_WEBSOCKETS (WebSocketsModule.h).
 	Socket = FWebSocketsModule::Get().CreateWebSocket(Url, TArray<FString>(), Headers);
+#else
+	// No WebSockets on this platform: Tick reports it (never from inside Open, whose caller still holds the session).
+	return;
+#endif
 	const TWeakPtr<FMienStreamSession> WeakThis = AsShared();
 	Socket->OnConnected().AddLambda(
 		[WeakThis]()
 		{
 			if (const TSharedPtr<FMienStreamSession> This = WeakThis.Pin())
 			{
-				This->bOpen = true;
+				This->Receiver.OnConnected();
 				for (const FString& Text : This->Outgoing)
 				{
 					This->Socket->Send(Text);
@@ -42,8 +52,10 @@ void FMienStreamSession::Open(
 		{
 			if (const TSharedPtr<FMienStreamSession> This = WeakThis.Pin())
 			{
-				This->Finish(FMienResult::Failure(
-					TEXT("transport_error"), FString::Printf(TEXT("cannot connect to %s: %s"), *Url, *Error)));
+				std::vector<MienCore::FStreamEvent> Events;
+				This->Receiver.Abort("transport_error",
+					MienBridge::ToUtf8(FString::Printf(TEXT("cannot connect to %s: %s"), *Url, *Error)), Events);
+				This->HandleEvents(Events);
 			}
 		});
 	Socket->OnMessage().AddLambda(
@@ -51,33 +63,68 @@ void FMienStreamSession::Open(
 		{
 			if (const TSharedPtr<FMienStreamSession> This = WeakThis.Pin())
 			{
-				This->HandleMessage(Text);
+				std::vector<MienCore::FStreamEvent> Events;
+				This->Receiver.OnMessage(MienBridge::ToUtf8(Text), Events);
+				This->HandleEvents(Events);
 			}
 		});
 	Socket->OnClosed().AddLambda(
-		[WeakThis](int32 StatusCode, const FString& Reason, bool bWasClean)
+		[WeakThis](int32 StatusCode, const FString& Reason, bool /*bWasClean*/)
 		{
-			const TSharedPtr<FMienStreamSession> This = WeakThis.Pin();
-			if (This.IsValid() && !This->bGotStatus)
+			if (const TSharedPtr<FMienStreamSession> This = WeakThis.Pin())
 			{
-				This->Finish(FMienResult::Failure(TEXT("transport_error"),
-					FString::Printf(TEXT("StreamAnimate closed before a status (%d %s%s)"), StatusCode, *Reason,
-						bWasClean ? TEXT("") : TEXT(", not clean"))));
+				std::vector<MienCore::FStreamEvent> Events;
+				This->Receiver.OnClosed(StatusCode, MienBridge::ToUtf8(Reason), Events);
+				This->HandleEvents(Events);
 			}
 		});
 	Socket->Connect();
 }
 
-void FMienStreamSession::SendAudio(const TArray<uint8>& PcmChunk, const TArray<TSharedPtr<FJsonValue>>& Keyframes)
+void FMienStreamSession::Push(const uint8* Data, int32 Size)
 {
-	SendText(MienJson::ToString(MienJson::BuildStreamAudio(PcmChunk, Keyframes)));
+	if (Pacer != nullptr && Data != nullptr && Size > 0)
+	{
+		Pacer->Push(Data, static_cast<size_t>(Size));
+	}
 }
 
-void FMienStreamSession::EndAudio()
+void FMienStreamSession::Finish()
 {
-	TSharedRef<FJsonObject> Message = MakeShared<FJsonObject>();
-	Message->SetObjectField(TEXT("end"), MakeShared<FJsonObject>());
-	SendText(MienJson::ToString(Message));
+	if (Pacer != nullptr)
+	{
+		Pacer->Finish();
+	}
+}
+
+void FMienStreamSession::Tick(double NowS)
+{
+	if (!bDone && Pacer != nullptr && !Socket.IsValid())
+	{
+		std::vector<MienCore::FStreamEvent> Events;
+		Receiver.Abort("failed_precondition", "WebSockets are not available on this platform: use AnimateLine", Events);
+		HandleEvents(Events);
+		return;
+	}
+	if (bDone || Pacer == nullptr || !Receiver.IsConnected())
+	{
+		return;
+	}
+	std::vector<MienCore::FPacedChunk> Chunks;
+	bool bEnd = false;
+	Pacer->Poll(NowS, Chunks, bEnd);
+	for (const MienCore::FPacedChunk& Chunk : Chunks)
+	{
+		// Keyframes travel on the chunk covering their time (the first chunk also takes earlier ones).
+		const std::vector<MienCore::FEmotionKeyframe> Keyframes =
+			MienCore::KeyframesInChunk(Emotion, Chunk.AudioStartS, Chunk.AudioEndS, bFirstChunk);
+		bFirstChunk = false;
+		SendText(MienBridge::ToWire(MienCore::BuildStreamAudio(Chunk.Data.data(), Chunk.Data.size(), Keyframes)));
+	}
+	if (bEnd)
+	{
+		SendText(MienBridge::ToWire(MienCore::BuildStreamEnd()));
+	}
 }
 
 void FMienStreamSession::Close()
@@ -89,17 +136,23 @@ void FMienStreamSession::Close()
 		Socket->OnConnectionError().Clear();
 		Socket->OnMessage().Clear();
 		Socket->OnClosed().Clear();
-		if (Socket->IsConnected())
-		{
-			Socket->Close(1000, TEXT("client closed"));
-		}
+		// Also while still connecting: the socket would otherwise connect later and hold a stream on the sidecar.
+		Socket->Close(1000, TEXT("client closed"));
+		// Close() often runs inside one of this socket's own event handlers (a line ends or fails on a message):
+		// the last reference is dropped on the next core tick, not under the socket's feet.
+		FTSTicker::GetCoreTicker().AddTicker(FTickerDelegate::CreateLambda(
+			[Released = MoveTemp(Socket)](float)
+			{
+				static_cast<void>(Released);
+				return false;
+			}));
 		Socket.Reset();
 	}
 }
 
 void FMienStreamSession::SendText(const FString& Text)
 {
-	if (bOpen && Socket.IsValid() && Socket->IsConnected())
+	if (Socket.IsValid() && Socket->IsConnected())
 	{
 		Socket->Send(Text);
 	}
@@ -109,96 +162,52 @@ void FMienStreamSession::SendText(const FString& Text)
 	}
 }
 
-void FMienStreamSession::HandleMessage(const FString& Text)
+void FMienStreamSession::HandleEvents(const std::vector<MienCore::FStreamEvent>& Events)
 {
-	if (bDone)
+	for (const MienCore::FStreamEvent& Event : Events)
 	{
-		return;
-	}
-	const TSharedPtr<FJsonObject> Message = MienJson::Parse(Text);
-	if (!Message.IsValid())
-	{
-		Finish(FMienResult::Failure(TEXT("bad_response"), TEXT("stream message is not a JSON object")));
-		return;
-	}
-	const TSharedPtr<FJsonObject>* Part = nullptr;
-	if (Message->TryGetObjectField(TEXT("header"), Part))
-	{
-		FMienTrack Track;
-		const TArray<TSharedPtr<FJsonValue>>* Names = nullptr;
-		if ((*Part)->TryGetArrayField(TEXT("channelNames"), Names))
+		switch (Event.Kind)
 		{
-			for (const TSharedPtr<FJsonValue>& Name : *Names)
+			case MienCore::FStreamEvent::EKind::Header:
 			{
-				Track.ChannelNames.Add(FName(*Name->AsString()));
+				FMienTrack Track;
+				for (const std::string& Name : Event.ChannelNames)
+				{
+					Track.ChannelNames.Add(FName(*MienBridge::FromUtf8(Name)));
+				}
+				Track.Fps = static_cast<float>(Event.Fps);
+				Track.Mode = TEXT("neural");
+				Track.bComplete = false;
+				OnHeader.ExecuteIfBound(Track, static_cast<float>(Event.LookaheadMs));
+				break;
+			}
+			case MienCore::FStreamEvent::EKind::Frames:
+			{
+				TArray<float> Values(Event.Values.data(), static_cast<int32>(Event.Values.size()));
+				OnFrames.ExecuteIfBound(Event.FirstFrame, Event.FrameCount, Values);
+				break;
+			}
+			case MienCore::FStreamEvent::EKind::End:
+				OnEnd.ExecuteIfBound(Event.FrameCount, static_cast<float>(Event.AudioDurationS));
+				break;
+			case MienCore::FStreamEvent::EKind::Finished:
+			default:
+			{
+				bDone = true;
+				const FMienResult Result = Event.Code == "ok"
+					? FMienResult::Success()
+					: FMienResult::Failure(MienBridge::FromUtf8(Event.Code), MienBridge::FromUtf8(Event.Message));
+				if (!Result.bOk)
+				{
+					UE_LOG(LogMien, Warning, TEXT("StreamAnimate: %s"), *Result.ToString());
+				}
+				if (Socket.IsValid() && Socket->IsConnected())
+				{
+					Socket->Close(1000, TEXT("done"));
+				}
+				OnClosed.ExecuteIfBound(Result);
+				break;
 			}
 		}
-		double Fps = 60.0;
-		double LookaheadMs = 0.0;
-		(*Part)->TryGetNumberField(TEXT("fps"), Fps);
-		(*Part)->TryGetNumberField(TEXT("lookaheadMs"), LookaheadMs);
-		Track.Fps = static_cast<float>(Fps);
-		Track.Mode = TEXT("neural");
-		Track.bComplete = false;
-		UE_LOG(LogMien, Verbose, TEXT("stream header: %d channels at %.1f fps, look-ahead %.0f ms"),
-			Track.ChannelNames.Num(), Fps, LookaheadMs);
-		OnHeader.ExecuteIfBound(Track);
-	}
-	else if (Message->TryGetObjectField(TEXT("frames"), Part))
-	{
-		double FirstFrame = 0.0;
-		double FrameCount = 0.0;
-		double StartTimeS = 0.0;
-		(*Part)->TryGetNumberField(TEXT("firstFrame"), FirstFrame);
-		(*Part)->TryGetNumberField(TEXT("frameCount"), FrameCount);
-		(*Part)->TryGetNumberField(TEXT("startTimeS"), StartTimeS);
-		TArray<float> Values;
-		const TArray<TSharedPtr<FJsonValue>>* RawValues = nullptr;
-		if ((*Part)->TryGetArrayField(TEXT("values"), RawValues))
-		{
-			Values.Reserve(RawValues->Num());
-			for (const TSharedPtr<FJsonValue>& Value : *RawValues)
-			{
-				Values.Add(static_cast<float>(Value->AsNumber()));
-			}
-		}
-		UE_LOG(LogMien, VeryVerbose, TEXT("stream frames %d+%d at %.3f s"), static_cast<int32>(FirstFrame),
-			static_cast<int32>(FrameCount), StartTimeS);
-		OnFrames.ExecuteIfBound(static_cast<int32>(FirstFrame), static_cast<int32>(FrameCount), Values);
-	}
-	else if (Message->TryGetObjectField(TEXT("end"), Part))
-	{
-		double FrameCount = 0.0;
-		double AudioDurationS = 0.0;
-		(*Part)->TryGetNumberField(TEXT("frameCount"), FrameCount);
-		(*Part)->TryGetNumberField(TEXT("audioDurationS"), AudioDurationS);
-		OnEnd.ExecuteIfBound(static_cast<int32>(FrameCount), static_cast<float>(AudioDurationS));
-	}
-	else if (Message->TryGetObjectField(TEXT("status"), Part))
-	{
-		bGotStatus = true;
-		FString Code;
-		FString StatusMessage;
-		(*Part)->TryGetStringField(TEXT("code"), Code);
-		(*Part)->TryGetStringField(TEXT("message"), StatusMessage);
-		Finish(Code == TEXT("ok") ? FMienResult::Success() : FMienResult::Failure(Code, StatusMessage));
-	}
-}
-
-void FMienStreamSession::Finish(const FMienResult& Result)
-{
-	if (bDone)
-	{
-		return;
-	}
-	bDone = true;
-	if (!Result.bOk)
-	{
-		UE_LOG(LogMien, Warning, TEXT("StreamAnimate: %s"), *Result.ToString());
-	}
-	OnClosed.ExecuteIfBound(Result);
-	if (Socket.IsValid() && Socket->IsConnected())
-	{
-		Socket->Close(1000, TEXT("done"));
 	}
 }

@@ -1,6 +1,7 @@
 // Copyright Mien developers. Licensed under the Apache License, Version 2.0.
 
 #include "MienTypes.h"
+#include "MienCore/MienCoreTrack.h"
 
 FString FMienTrack::Validate() const
 {
@@ -27,23 +28,14 @@ FString FMienTrack::Validate() const
 	return FString();
 }
 
-void FMienTrack::Sample(float TimeS, TArray<float>& OutValues) const
+void FMienTrack::Sample(double TimeS, TArray<float>& OutValues) const
 {
 	const int32 Channels = NumChannels();
-	OutValues.Reset();
-	if (FrameCount == 0 || Channels == 0)
-	{
-		return;
-	}
 	OutValues.SetNumUninitialized(Channels);
-	const float Position = FMath::Clamp(TimeS * Fps, 0.f, static_cast<float>(FrameCount - 1));
-	const int32 FrameA = FMath::FloorToInt32(Position);
-	const int32 FrameB = FMath::Min(FrameA + 1, FrameCount - 1);
-	const float Weight = Position - static_cast<float>(FrameA);
-	for (int32 Channel = 0; Channel < Channels; ++Channel)
+	if (Values.Num() != FrameCount * Channels ||
+		!MienCore::SampleFrames(Values.GetData(), FrameCount, Channels, Fps, TimeS, OutValues.GetData()))
 	{
-		OutValues[Channel] =
-			FMath::Lerp(Values[FrameA * Channels + Channel], Values[FrameB * Channels + Channel], Weight);
+		OutValues.Reset();
 	}
 }
 

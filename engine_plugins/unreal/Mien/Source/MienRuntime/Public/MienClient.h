@@ -35,11 +35,18 @@ public:
 	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "Mien")
 	float TimeoutS = 30.f;
 
-	/** AnimateLine: the whole track of one line (or an idle track). */
-	void AnimateLine(const FMienLineRequest& Request, FMienTrackCallback Callback);
+	/** Attempts of a call (the first included) when the sidecar is unreachable, busy or restarting. */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "Mien")
+	int32 MaxAttempts = 4;
+
+	/** Varies the retry jitter between clients, so NPCs do not retry in lockstep. */
+	uint32 RetrySeed = 0;
+
+	/** AnimateLine: the whole track of one line (or an idle track); retried with back-off when bRetry. */
+	void AnimateLine(const FMienLineRequest& Request, FMienTrackCallback Callback, bool bRetry = true);
 
 	/** Describe: rigs and their channel names, emotions, limits. */
-	void Describe(FMienServiceInfoCallback Callback);
+	void Describe(FMienServiceInfoCallback Callback, bool bRetry = false);
 
 	/** GET /healthz (conformance/healthz.json). */
 	void Health(FMienResultCallback Callback);
@@ -53,6 +60,8 @@ public:
 	static const TCHAR* HealthPath;
 
 private:
-	void Send(const FString& Verb, const FString& Path, const FString& Body,
-		TFunction<void(const FMienResult&, const FString&)> OnDone);
+	using FDone = TFunction<void(const FMienResult&, const TArray<uint8>&)>;
+	void Send(const FString& Verb, const FString& Path, const FString& Body, bool bRetry, FDone OnDone);
+	void SendAttempt(
+		const FString& Verb, const FString& Path, const FString& Body, bool bRetry, int32 Attempt, FDone OnDone);
 };

@@ -5,7 +5,7 @@
 #include "CoreMinimal.h"
 #include "MienTypes.generated.h"
 
-/** Suffix of channels that are eye rotations in degrees (not morph targets). */
+/** Suffix of channels that are rotations in degrees (eyes, head), not morph targets. */
 #define MIEN_DEGREE_SUFFIX TEXT("_deg")
 
 /** How a line's emotion is given. */
@@ -207,8 +207,9 @@ struct MIENRUNTIME_API FMienTrack
 	/** Empty when consistent, else what is wrong. */
 	FString Validate() const;
 
-	/** Values at TimeS, linearly interpolated, held outside the track. Empty before the first frame. */
-	void Sample(float TimeS, TArray<float>& OutValues) const;
+	/** Values at TimeS, linearly interpolated, held outside the track (MienCore::SampleFrames). Empty before the
+	 * first frame. */
+	void Sample(double TimeS, TArray<float>& OutValues) const;
 
 	/** Appends a streamed batch; false (nothing changed) unless it is the next contiguous batch. */
 	bool AppendFrames(int32 FirstFrame, int32 BatchCount, const TArray<float>& BatchValues);
@@ -284,4 +285,34 @@ struct MIENRUNTIME_API FMienLineRequest
 	float GazeScale = 1.f;
 	/** > 0 requests an idle track of this many seconds (Audio must be empty). */
 	float IdleDurationS = 0.f;
+};
+
+/** One output of a channel map: Target = clamp(Offset + Gain * Source). */
+USTRUCT(BlueprintType)
+struct MIENRUNTIME_API FMienChannelRule
+{
+	GENERATED_BODY()
+
+	/** The sidecar channel read (see Describe or the track), e.g. jawOpen or headYaw_deg. */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "Mien")
+	FName Source;
+
+	/** The morph target / curve written; None keeps the source's name. */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "Mien")
+	FName Target;
+
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "Mien")
+	float Gain = 1.f;
+
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "Mien")
+	float Offset = 0.f;
+
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "Mien")
+	bool bClamp = false;
+
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "Mien", meta = (EditCondition = "bClamp"))
+	float ClampMin = 0.f;
+
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "Mien", meta = (EditCondition = "bClamp"))
+	float ClampMax = 1.f;
 };
