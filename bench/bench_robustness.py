@@ -189,6 +189,7 @@ def main() -> dict[str, object]:
     summary = {"clips": len(clips), "audio_s": round(audio_s, 1), "sets": [str(s) for s in sets],
                "wrong_per_condition": len(wrong), "conditions": results,
                "worst_pbm": worst["pbm"], "worst_detected": worst["detected"],
+               "detected_overall": round(float(np.mean([r["detected"] for r in results.values()])), 4),  # type: ignore[arg-type]
                "worst_false_mismatch": max(float(r["false_mismatch"]) for r in results.values()),  # type: ignore[arg-type]
                "seconds": round(time.perf_counter() - started_all, 1)}
     print(json.dumps({k: v for k, v in summary.items() if k != "conditions"}))

@@ -52,8 +52,8 @@ RATE = 16000
 
 
 def _reference_module():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("make_reference_phones",
-                                                  ROOT / "scripts" / "make_reference_phones.py")
+    path = ROOT / "scripts" / "make_reference_phones.py"
+    spec = importlib.util.spec_from_file_location("make_reference_phones", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -259,6 +259,12 @@ def _lip_figures() -> list[Figure]:
     return out
 
 
+def _worst_of(raw: Raw, key: str, high: bool = False) -> str:
+    """The condition where ``key`` is worst (lowest, or highest with ``high``)."""
+    rows = raw["conditions"]
+    return (max if high else min)(rows, key=lambda name: rows[name][key])
+
+
 def _neural_extra(raw: Raw, opts: Options) -> None:
     """Parameter count from the model's metadata (bench_neural.py does not report it)."""
     if opts.model is None:
@@ -365,6 +371,22 @@ BENCHES: list[Bench] = [
                    _rt("neural_inprocess_x_realtime", "neural_inprocess_s"), _show_rt, needs_model=True),
         ],
         lambda o: 420,
+    ),
+    Bench(
+        "robustness", "aligned path under recording conditions (robustness matrix; clean-clip references)",
+        "bench/bench_robustness.py",
+        lambda o: ["--conditions", "clean,telephone", "--max-clips", "4", "--wrong", "2"] if o.quick else [],
+        [
+            Figure("worst PBM over the conditions", lambda r: (r["worst_pbm"], _worst_of(r, "pbm")),
+                   lambda v: f"{v[0]:.3f} ({v[1]})", "≥ 0.93 in every condition (#12)", lambda v: v[0] >= 0.93),
+            Figure("worst false-mismatch rate on correct transcripts",
+                   lambda r: (r["worst_false_mismatch"], _worst_of(r, "false_mismatch", high=True)),
+                   lambda v: f"{100 * v[0]:.1f} % ({v[1]})", "≤ 2 % in every condition (#12)",
+                   lambda v: v[0] <= 0.02),
+            Figure("wrong transcripts detected, all conditions and kinds", lambda r: r["detected_overall"],
+                   lambda v: f"{100 * v:.1f} %", "≥ 95 % (#12)", lambda v: v >= 0.95),
+        ],
+        lambda o: 300 if o.quick else 3600,
     ),
     Bench(
         "neural", "neural model (one core)", "bench/bench_neural.py",
@@ -717,6 +739,26 @@ def lipsync_table(outcome: Outcome, opts: Options) -> list[str]:
     return lines
 
 
+def robustness_table(outcome: Outcome) -> list[str]:
+    """The robustness matrix: one row per recording condition."""
+    raw = outcome.raw
+    out = ["## Aligned path under recording conditions (robustness matrix)", "",
+           f"{raw.get('clips', '?')} clips ({_num(raw.get('audio_s'))} s) from {', '.join(raw.get('sets', []))}, "
+           "each degraded, decoded by the sidecar's audio stage and animated with its correct transcript, scored "
+           "against the reference timeline of the clean clip; "
+           f"{raw.get('wrong_per_condition', '?')} wrong transcripts per condition (another speaker's line, another "
+           "line of the same speaker, two words missing, two words added). Targets (#12): PBM ≥ 0.93 and false "
+           "mismatch ≤ 2 % in every condition, ≥ 95 % of wrong transcripts detected.", "",
+           "| condition | PBM | vowel | rest | lag | false mismatch | detected | other | same speaker | missing | "
+           "extra |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in raw.get("conditions", {}).items():
+        out.append(f"| {_cell(name)} | {r['pbm']:.3f} | {r['vowel']:.3f} | {r['rest']:.3f} | {r['lag_ms']:+.0f} ms | "
+                   f"{100 * r['false_mismatch']:.1f} % ({r['false_mismatch_n']}) | {100 * r['detected']:.0f} % | "
+                   + " | ".join(f"{100 * r['detected_' + k]:.0f} %" for k in ("other", "same_speaker", "missing",
+                                                                            "extra")) + " |")
+    return [*out, ""]
+
+
 def markdown(info: dict[str, str], rows: list[Row], outcomes: list[Outcome], opts: Options, total_s: float,
              load_end: str) -> str:
     by_name = {o.name: o for o in outcomes}
@@ -749,6 +791,8 @@ def markdown(info: dict[str, str], rows: list[Row], outcomes: list[Outcome], opt
                 "✓/✗: the path's target.", ""]
         out += lipsync_table(lip, opts)
         out.append("")
+    if by_name.get("robustness") and by_name["robustness"].status == "ok":
+        out += robustness_table(by_name["robustness"])
     out += ["## Commands", "", "From the repository root, in this order; raw output and JSON in "
             f"`{opts.logs.relative_to(ROOT) if opts.logs.is_relative_to(ROOT) else opts.logs}/<name>.*`.", "",
             "| name | command | status | run time | load average before |", "|---|---|---|---|---|"]

@@ -119,3 +119,35 @@ def test_one_decoder_aligns_any_sequence_of_lines_like_fresh_decoders() -> None:
     for name in names:
         fresh = PhoneRecognizer(PhonemeConfig(aligners=1)).align(audio_of(name), transcript(name))
         assert shared.align(audio_of(name), transcript(name)) == fresh, name
+
+
+def test_degenerate_phone_alignment_is_repaired_and_reported(animator: Animator) -> None:
+    """A failed phone pass leaves every phone spanning its word: re-aligned alone, else spread by duration
+    priors; never one phone over a whole word, and the warning says what was done."""
+    from mien.phonemes import _partitions, _spread, _Word
+
+    recognizer = animator.recognizer
+    audio = audio_of("goforward")
+    words, _ = recognizer._prepare_words(transcript("goforward"))
+    aligned = recognizer._align_words(audio, words, None)
+    assert aligned is not None and all(_partitions(w) for w in aligned)
+    k = next(i for i, w in enumerate(aligned) if w.name == "forward")
+    good = aligned[k]
+    broken = _Word(good.name, good.start, good.end, 0, [(p, good.start, good.end) for p, _, _ in good.phones])
+    assert not _partitions(broken)
+    repaired, warnings = recognizer._repair(audio, [*aligned[:k], broken, *aligned[k + 1:]])
+    assert _partitions(repaired[k]) and [p for p, _, _ in repaired[k].phones] == [p for p, _, _ in good.phones]
+    assert (repaired[k].start, repaired[k].end) == (good.start, good.end)
+    assert len(warnings) == 1 and "'forward'" in warnings[0] and "re-aligned" in warnings[0]
+    # where re-alignment is impossible (12 frames: too short for six 3-state phones), the phones are spread
+    silent = _Word("forward", 0, 12, 0, [(p, 0, 12) for p in ("F", "AO", "R", "W", "ER", "D")])
+    spread = _spread(silent)
+    assert _partitions(spread) and len(spread.phones) == 6
+    lengths = {p: b - a for p, a, b in spread.phones}
+    assert lengths["AO"] > lengths["D"] and min(lengths.values()) >= 1
+    from mien.audio import Audio
+
+    quiet = Audio(np.zeros(16000, dtype=np.float32))
+    fixed, notes = recognizer._repair(quiet, [silent])
+    assert _partitions(fixed[0]) and "spread its phones" in notes[0]
+    assert _partitions(_spread(_Word("a", 5, 7, 0, [("P", 5, 7), ("AA", 5, 7), ("M", 5, 7)])))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 
@@ -53,6 +54,8 @@ def _lib() -> ctypes.CDLL:
         "ps_add_allphone_file": (i, [v, p, p]),
         "ps_get_config": (v, [v]),
         "ps_config_float": (ctypes.c_double, [v, p]),
+        "ps_config_str": (p, [v, p]),
+        "ps_reinit_feat": (i, [v, v]),
         "ps_seg_prob": (ctypes.c_int32, [v, _c_int32_p, _c_int32_p, _c_int32_p]),
         "ps_remove_search": (i, [v, p]),
         "ps_activate_search": (i, [v, p]),
@@ -197,20 +200,55 @@ class Decoder:
         hyp = self._lib.ps_get_hyp(self._ps, ctypes.byref(score))
         return hyp.decode() if hyp else ""
 
-    def align_words(self, pcm16: bytes, text: str) -> bool:
-        """Word-level forced alignment of ``text``; False if the words cannot be aligned at all."""
-        if self._lib.ps_set_align_text(self._ps, text.encode()) < 0:
-            return False
+    @contextmanager
+    def _search_settings(self, **floats: float) -> Iterator[None]:
+        """Float settings (beams, language weight) for the searches created inside the block only.
+
+        A search reads its settings from the decoder's configuration when it is created, so they are set
+        for its creation and restored afterwards (the other searches keep theirs)."""
+        lib = self._lib
+        config = lib.ps_get_config(self._ps)
+        saved = {k: lib.ps_config_float(config, k.encode()) for k in floats}
+        try:
+            for k, v in floats.items():
+                lib.ps_config_set_float(config, k.encode(), v)
+            yield
+        finally:
+            for k, v in saved.items():
+                lib.ps_config_set_float(config, k.encode(), v)
+
+    def set_cmn(self, mode: str) -> None:
+        """Cepstral mean normalisation: "batch" (the model's setting: the mean of the whole utterance),
+        "live" (a running mean from the model's initial one) or "none"."""
+        lib = self._lib
+        config = lib.ps_get_config(self._ps)
+        if (lib.ps_config_str(config, b"cmn") or b"").decode() == mode:
+            return
+        lib.ps_config_set_str(config, b"cmn", mode.encode())
+        if lib.ps_reinit_feat(self._ps, None) < 0:
+            raise ValueError(f"pocketsphinx refused cmn={mode!r}; accepted: batch, live, none")
+
+    def align_words(self, pcm16: bytes, text: str, beam: float | None = None) -> bool:
+        """Word-level forced alignment of ``text``; False if the words cannot be aligned at all.
+
+        ``beam`` widens (or narrows) every beam of the search (state, phone and word exits) to this value."""
+        settings = {} if beam is None else {"beam": beam, "pbeam": beam, "wbeam": beam}
+        with self._search_settings(**settings):
+            if self._lib.ps_set_align_text(self._ps, text.encode()) < 0:
+                return False
         self._decode(pcm16)
         score = ctypes.c_int32()
         return bool(self._lib.ps_get_hyp(self._ps, ctypes.byref(score)))
 
-    def align_grammar(self, pcm16: bytes, jsgf: str) -> bool:
-        """Word-level alignment constrained by a JSGF grammar (e.g. a word sequence with optional ends)."""
+    def align_grammar(self, pcm16: bytes, jsgf: str, beam: float | None = None) -> bool:
+        """Word-level alignment constrained by a JSGF grammar (e.g. a word sequence with optional ends);
+        ``beam`` as in :meth:`align_words`."""
         lib = self._lib
+        settings = {} if beam is None else {"beam": beam, "pbeam": beam, "wbeam": beam}
         # adding a search under an existing name replaces it, so one name serves every chunk
-        if lib.ps_add_jsgf_string(self._ps, b"mien_chunk", jsgf.encode()) < 0:
-            return False
+        with self._search_settings(**settings):
+            if lib.ps_add_jsgf_string(self._ps, b"mien_chunk", jsgf.encode()) < 0:
+                return False
         if lib.ps_activate_search(self._ps, b"mien_chunk") < 0:
             return False
         self._decode(pcm16)
@@ -218,22 +256,11 @@ class Decoder:
         return bool(lib.ps_get_hyp(self._ps, ctypes.byref(score)))
 
     def enable_phone_loop(self, lw: float = 2.0, beam: float = 1e-30, pbeam: float = 1e-30) -> None:
-        """Add the all-phone search (a phone loop with the model's phone bigram) under its own beams.
-
-        A search reads its settings from the decoder's configuration when it is created, so they are set
-        for its creation only and restored afterwards (the alignment and grammar searches keep theirs).
-        """
-        lib = self._lib
-        config = lib.ps_get_config(self._ps)
-        saved = {k: lib.ps_config_float(config, k.encode()) for k in ("lw", "beam", "pbeam")}
-        try:
-            for k, v in (("lw", lw), ("beam", beam), ("pbeam", pbeam)):
-                lib.ps_config_set_float(config, k.encode(), v)
-            if lib.ps_add_allphone_file(self._ps, b"mien_phones", model_path("en-us-phone.lm.bin").encode()) < 0:
+        """Add the all-phone search (a phone loop with the model's phone bigram) under its own beams."""
+        with self._search_settings(lw=lw, beam=beam, pbeam=pbeam):
+            if self._lib.ps_add_allphone_file(self._ps, b"mien_phones",
+                                              model_path("en-us-phone.lm.bin").encode()) < 0:
                 raise RuntimeError("pocketsphinx: cannot create the phone-loop search")
-        finally:
-            for k, v in saved.items():
-                lib.ps_config_set_float(config, k.encode(), v)
 
     def phone_loop(self, pcm16: bytes) -> list[LoopPhone]:
         """Unconstrained phone recognition of ``pcm16`` (after :meth:`enable_phone_loop`)."""

@@ -109,6 +109,11 @@ _CONSONANT: dict[str, _T] = {
     "Y": {"jaw": (0.12, 1.0), "open": (0.25, 0.8), "spread": (0.4, 1.0)},
 }
 _SILENCE: _T = {p: (0.0, 4.0) for p in PARAMETERS}
+_PAUSE: _T = {p: (0.0, 12.0) for p in PARAMETERS}
+_PAUSE_S = 0.2
+"""Silences at least this long are pauses: the face rests in them (dominance of ``_PAUSE``)."""
+_PARTING_S = 0.01
+_CARRY_S = 0.05
 _VOWEL_CLOSURE: tuple[float, float] = (0.0, 4.0)  # vowels insist that the lips are apart
 
 
@@ -153,7 +158,13 @@ def _keys(phones: Sequence[PhoneSegment], config: ArticulationConfig, lead_s: fl
     for i, (a, b, phone, silent) in enumerate(rows):
         centre[i] = 0.5 * (a + b)
         half[i] = 0.5 * (b - a) * (0.9 if silent else 0.6)
-        for name, (t, w) in _targets(phone).items():
+        pause = silent and b - a >= _PAUSE_S
+        if pause:
+            # the face rests until just before the next onset (the lips part ``_PARTING_S`` before the
+            # sound) and, after the last sound, lets go over at most ``_CARRY_S`` (a third of the pause)
+            lo, hi = a + min(_CARRY_S, (b - a) / 3.0), b - _PARTING_S
+            centre[i], half[i] = 0.5 * (lo + hi), 0.5 * (hi - lo)
+        for name, (t, w) in (_PAUSE if pause else _targets(phone)).items():
             j = PARAMETERS.index(name)
             target[i, j], weight[i, j] = t, w
         if phone in ("P", "B", "M"):
