@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_limits_") as tmp:
         for name in [n.strip() for n in args.only.split(",") if n.strip()]:
             call = scenario(name, seconds, limits)
-            for at_once in (1, args.concurrency):
+            for at_once in sorted({1, args.concurrency}):  # --concurrency 1: one round, not the same one twice
                 workdir = Path(tmp) / f"{name}-{at_once}"
                 workdir.mkdir()
                 results.append(measure(name, call, at_once, workdir))
