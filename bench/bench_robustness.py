@@ -10,8 +10,9 @@ scorer against the reference timeline of the *clean* clip. Per condition:
 * ``false_mismatch``: the share of correct transcripts that got a "does not match the audio" warning
   (whole line or some words);
 * ``detected``: the share of wrong transcripts that got one, per kind: ``other`` (a line of another
-  speaker/source), ``same_speaker`` (another line of the same speaker), ``missing`` (two consecutive
-  words left out), ``extra`` (two words inserted).
+  speaker/source), ``same_speaker`` (another line of the same speaker), ``shuffled`` (the line's words in
+  random order), ``one_word`` (one word replaced by a word of another line), ``foreign`` (a sentence in
+  Spanish, French or German), ``missing`` (two consecutive words left out), ``extra`` (two words inserted).
 
 Clips: the sets written by ``bench/eval_sets.py`` (``--sets DIR ...``, each holding X.wav, X.txt,
 X.phones.tsv); by default the repository's fixtures plus, when ``$MIEN_EVAL_SETS`` names the output of
@@ -47,9 +48,17 @@ from mien import AnimationOptions, Animator, EncodedAudio, LineRequest, Track  #
 from mien.config import config_from_dict  # noqa: E402
 from support.lipsync import SCORER  # noqa: E402
 
-MISMATCH = "does not match the audio"
-WRONG_KINDS = ("other", "same_speaker", "missing", "extra")
+MISMATCH = ("does not match the audio", "do not match the audio")  # whole line, some words
+WRONG_KINDS = ("other", "same_speaker", "shuffled", "one_word", "foreign", "missing", "extra")
 FILLER = ("indeed", "perhaps", "tomorrow", "captain", "of course", "right away")
+FOREIGN = (  # written for this bench (Spanish, French, German): a transcript in another language
+    "el capitan nos espera en el puerto antes de la noche",
+    "no tengo tiempo para hablar contigo ahora mismo",
+    "la porte du chateau est fermee depuis trois jours",
+    "nous devons partir avant que la tempete arrive",
+    "ich habe den schluessel im alten turm gefunden",
+    "wir treffen uns morgen frueh am grossen tor",
+)
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,21 @@ def wrong_transcripts(clips: list[Clip], n: int) -> list[tuple[int, str, str]]:
             elif kind == "same_speaker":
                 same = [o for o in clips if o.speaker == c.speaker and o.text != c.text]
                 text = same[int(rng.integers(len(same)))].text if same else ""
+            elif kind == "shuffled":
+                if len(words) < 4:
+                    continue
+                text = " ".join(words[int(j)] for j in rng.permutation(len(words)))
+            elif kind == "one_word":
+                if len(words) < 3:
+                    continue
+                pool = sorted({w for o in clips if o.speaker != c.speaker for w in o.text.split()
+                               if len(w) >= 4} - set(words))
+                if not pool:
+                    continue
+                k = int(rng.integers(len(words)))
+                text = " ".join([*words[:k], pool[int(rng.integers(len(pool)))], *words[k + 1:]])
+            elif kind == "foreign":
+                text = FOREIGN[int(rng.integers(len(FOREIGN)))]
             elif kind == "missing":
                 if len(words) < 5:
                     continue
@@ -110,7 +134,7 @@ def wrong_transcripts(clips: list[Clip], n: int) -> list[tuple[int, str, str]]:
 
 
 def flagged(track: Track) -> bool:
-    return any(MISMATCH in w for w in track.info.warnings)
+    return any(m in w for m in MISMATCH for w in track.info.warnings)
 
 
 def main() -> dict[str, object]:

@@ -591,6 +591,21 @@ BENCHES: list[Bench] = [
     ),
 
     Bench(
+        "stream_cost", "CPU per 40 ms stream chunk by pipeline stage, in process (8 streams), and the model called "
+        "for B streams at once", "bench/bench_stream_cost.py", lambda o: ["--chunks", "60"] if o.quick else [],
+        [Figure("animation CPU per 40 ms chunk (head motion, model)",
+                lambda r: (r["stage_ms_per_chunk"]["total per chunk"], r["stage_ms_per_chunk"]["head motion"],
+                           r["stage_ms_per_chunk"]["model (onnxruntime)"]),
+                lambda v: f"{_num(v[0], 2)} ms ({_num(v[1], 2)}, {_num(v[2], 2)}); 64 × 40 ms streams: "
+                          f"{_num(64 * 25 * v[0] / 1000)} cores", "reported (#15)", lambda v: v[0] > 0),
+         Figure("model call for 64 streams at once, CPU per stream (vs 1)",
+                lambda r: (r["model_batch"][-1]["ms_per_stream"], r["model_batch"][0]["ms_per_stream"],
+                           all(x["identical"] for x in r["model_batch"])),
+                lambda v: f"{_num(v[0], 2)} ms ({_num(v[1], 2)} ms alone), bit-identical: {v[2]}", "reported (#15)",
+                lambda v: v[2])],
+        lambda o: 300,
+    ),
+    Bench(
         "capacity", "the most real-time streams within p99 ≤ 30 ms, 100 ms chunks (2 sidecars behind nginx; a sweep "
         "of 20 s rounds of bench/load.py)", "bench/bench_capacity.py",
         lambda o: ["--counts", "2,4", "--seconds", "5"] if o.quick else [],

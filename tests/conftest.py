@@ -14,6 +14,18 @@ from mien.server.app import Sidecar
 from mien.v1 import face_animation_pb2_grpc as fa_grpc
 
 SPEECH = Path(__file__).parent / "fixtures" / "speech"
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _writes_nothing_into_the_checkout() -> Iterator[None]:
+    """A test writes its files under tmp_path: a state database, key or output left in the checkout (or the
+    working directory) would be committed by the next `git add -A` and hides missing path arguments."""
+    roots = {REPO, Path.cwd().resolve()}
+    before = {root: set(root.iterdir()) for root in roots}
+    yield
+    new = sorted(str(p) for root in roots for p in set(root.iterdir()) - before[root] if p.name != ".pytest_cache")
+    assert not new, f"the test left files in the checkout / working directory: {new}"
 
 
 def speech_bytes(name: str) -> bytes:

@@ -241,7 +241,9 @@ class StreamSession:
         elif not np.isfinite(samples).all():
             raise InvalidArgument("audio.data contains NaN or infinite samples; accepted: finite samples",
                                   field="audio.data")
-        return np.minimum(np.maximum(samples.mean(axis=1), -1.0), 1.0)
+        # mono: the one column (the mean of one value is that value, bit for bit, without numpy's reduction)
+        mono = samples[:, 0] if self.start.channels == 1 else samples.mean(axis=1)
+        return np.minimum(np.maximum(mono, -1.0), 1.0)
 
     def push(self, data: bytes, keyframes: Sequence[EmotionKeyframe] = ()) -> FrameBatch | None:
         """Add a chunk of PCM (and emotion keyframes); returns the frames it completes (or None)."""

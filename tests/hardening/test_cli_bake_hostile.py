@@ -233,18 +233,18 @@ def test_ctrl_c_is_exit_130_without_traceback_or_litter(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_serve_on_a_port_in_use_is_one_line_as_a_real_process() -> None:
+def test_serve_on_a_port_in_use_is_one_line_as_a_real_process(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
         done = subprocess.run([*mien_command(), "serve", "--port", str(port), "--http-port", "-1"],
-                              capture_output=True, text=True, timeout=120, env=_env(), check=False)
+                              capture_output=True, text=True, timeout=120, env=_env(), check=False, cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "in use" in done.stderr, done.stderr
 
 
-def test_serve_when_the_port_is_taken_after_the_check_is_still_one_clear_error() -> None:
+def test_serve_when_the_port_is_taken_after_the_check_is_still_one_clear_error(tmp_path: Path) -> None:
     """The race (another process binds between the check and gRPC's bind): exit 2, no traceback."""
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -253,7 +253,7 @@ def test_serve_when_the_port_is_taken_after_the_check_is_still_one_clear_error()
         script = ("import sys, mien.cli as cli\ncli._port_free = lambda *args: None\n"
                   f"sys.exit(cli.main(['serve', '--port', '{port}', '--http-port', '-1']))\n")
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=_env(),
-                              check=False)
+                              check=False, cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and f"--port {port}: cannot listen" in done.stderr, done.stderr
 

@@ -194,10 +194,12 @@ func _process(_delta: float) -> void:
 func say(stream: AudioStream, text: String = "", emotion: Dictionary = {}) -> ResultScript:
 	if use_streaming:
 		return _say_streamed(stream, emotion)
+	# The new line replaces the current one even when it fails at once (the old line's reply
+	# must not start it afterwards).
+	_begin_line(stream, emotion)
 	var audio := AudioScript.audio_input(stream)
 	if not audio.ok:
 		return _fail_line(audio, stream)
-	_begin_line(stream, emotion)
 	var line_id := _line_id
 	_sync_client()
 	var body := Protocol.animate_line_body(audio.data, text, emotion, _settings(line_seed))
@@ -234,6 +236,7 @@ func say_pcm(
 ## once frames for [member start_buffer_s] are in; the face follows what is heard.
 func begin_stream(sample_rate_hz: int, channels: int = 1, emotion: Dictionary = {}) -> ResultScript:
 	if sample_rate_hz < 4000 or channels < 1:
+		_begin_line(null, emotion)  # stops the current line; nothing of it is replayed
 		return _fail_line(
 			ResultScript.failure(
 				"unsupported_audio", "begin_stream needs a sample rate >= 4000 Hz and >= 1 channel"
@@ -348,10 +351,10 @@ func _begin_line(stream: AudioStream, emotion: Dictionary) -> void:
 
 
 func _say_streamed(stream: AudioStream, emotion: Dictionary) -> ResultScript:
+	_begin_line(stream, emotion)
 	var decoder := AudioScript.Decoder.new(stream)
 	if not decoder.problem.is_empty():
 		return _fail_line(ResultScript.failure("unsupported_audio", decoder.problem), stream)
-	_begin_line(stream, emotion)
 	_decoder = decoder
 	_stream_rate = decoder.sample_rate_hz
 	_stream_channels = decoder.channels

@@ -429,9 +429,11 @@ void UMienFaceComponent::OpenStream()
 
 void UMienFaceComponent::TickStream()
 {
-	if (Stream.IsValid())
+	if (const TSharedPtr<FMienStreamSession> Session = Stream)
 	{
-		Stream->Tick(FPlatformTime::Seconds());
+		// A local reference: Tick may end the stream (no WebSockets on the platform), and the handlers then reset
+		// Stream, which must not destroy the session while its Tick is still running.
+		Session->Tick(FPlatformTime::Seconds());
 	}
 	if (State == EState::Buffering && bHasLineTrack)
 	{
