@@ -75,6 +75,7 @@ VISEMES: dict[str, str] = {p: v for v, ps in _VISEME_GROUPS.items() for p in ps.
 FRAME_S = 0.01
 RECOGNIZE_CHUNK_S = 30.0
 """Recognition decodes a long line this many seconds at a time (memory bound; issue 11)."""
+_AROUND_FRAMES = 100  # context recognised either side of a suspect span of a long line (10 ms frames: 1 s)
 
 
 def viseme_of(phone: str) -> str:
@@ -270,9 +271,13 @@ class PhoneRecognizer:
         suspect_line, suspects = self._screen(aligned, score, loop, quiet) if self.config.check_transcript \
             else (False, [])
         if suspect_line or suspects:
-            rec_labels, rec_score = self._recognize_line(audio)
+            whole = suspect_line or audio.duration_s <= RECOGNIZE_CHUNK_S
+            if whole:
+                rec_labels, rec_score = self._recognize_line(audio)
+            else:  # a long line with a few suspect words: recognise only around them (CPU and decoder memory)
+                rec_labels, rec_score = self._recognize_around(audio, _merge_spans(suspects), n_frames)
             margin = self.config.mismatch_margin_per_frame
-            line_better = float((rec_score - score).mean()) if n_frames else 0.0
+            line_better = float((rec_score - score).mean()) if n_frames and whole else -math.inf
             if line_better > margin:
                 return PhoneTimeline(_segments(rec_labels, {}), "recognized", (*warnings, (
                     f"transcript does not match the audio (recognised words fit it {line_better:.0f}/frame better "
@@ -419,6 +424,22 @@ class PhoneRecognizer:
         if [w.name for w in merged if _is_word(w.name)] != words:
             return None
         return merged
+
+    def _recognize_around(self, audio: Audio, spans: list[_Word], n_frames: int) -> tuple[list[str], np.ndarray]:
+        """Like :meth:`_recognize_line`, but only the frames of ``spans`` (each widened by
+        :data:`_AROUND_FRAMES` either side for context) are recognised; elsewhere the labels are SIL and the
+        score -inf (never compared). A 300 s line recognised whole took minutes of CPU and GBs of decoder."""
+        labels = ["SIL"] * n_frames
+        scores = np.full(n_frames, -np.inf)
+        for span in spans:
+            checkpoint()  # the CPU budget of the line and its caller's liveness (mien.budget)
+            lo, hi = max(0, span.start - _AROUND_FRAMES), min(n_frames, span.end + _AROUND_FRAMES)
+            if hi <= lo:
+                continue
+            part, score = self._recognize_frames(audio, lo, hi)
+            labels[lo:lo + len(part)] = part
+            scores[lo:lo + len(score)] = score
+        return labels, scores
 
     def _recognize_line(self, audio: Audio) -> tuple[list[str], np.ndarray]:
         """Frame labels of the whole line's recognition and its per-frame acoustic score,
