@@ -51,7 +51,7 @@ __all__ = ["EPS", "SPLITS", "CaseResult", "Check", "load_suite", "main", "run_su
 
 EPS = 0.02
 SMALL = 0.15
-SPLITS: tuple[str, ...] = ("dev", "heldout")
+SPLITS: tuple[str, ...] = ("dev", "heldout", "heldout2")
 SUITE_DIR = Path(__file__).resolve().parent / "behaviour"
 
 
@@ -82,7 +82,7 @@ class _Step:
 
 
 def load_suite(split: str) -> dict[str, Any]:
-    """The parsed YAML of one split (``dev`` or ``heldout``)."""
+    """The parsed YAML of one split (``dev``, ``heldout`` or ``heldout2``)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     doc = yaml.safe_load((SUITE_DIR / f"{split}.yaml").read_text(encoding="utf-8"))
