@@ -431,11 +431,15 @@ class PhoneRecognizer:
         score -inf (never compared). A 300 s line recognised whole took minutes of CPU and GBs of decoder."""
         labels = ["SIL"] * n_frames
         scores = np.full(n_frames, -np.inf)
+        windows: list[list[int]] = []  # widened spans, overlapping ones merged (each frame decoded once)
         for span in spans:
-            checkpoint()  # the CPU budget of the line and its caller's liveness (mien.budget)
             lo, hi = max(0, span.start - _AROUND_FRAMES), min(n_frames, span.end + _AROUND_FRAMES)
-            if hi <= lo:
-                continue
+            if windows and lo <= windows[-1][1]:
+                windows[-1][1] = max(windows[-1][1], hi)
+            elif hi > lo:
+                windows.append([lo, hi])
+        for lo, hi in windows:
+            checkpoint()  # the CPU budget of the line and its caller's liveness (mien.budget)
             part, score = self._recognize_frames(audio, lo, hi)
             labels[lo:lo + len(part)] = part
             scores[lo:lo + len(score)] = score

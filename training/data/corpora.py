@@ -39,9 +39,11 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from training.data.real import RESERVED_PREFIXES
+
 OUTPUT_SAMPLE_RATE = 16000
 DEFAULT_OUT = Path("~/.cache/mien/data/corpora")
-FORBIDDEN_APT_PREFIXES = ("asterisk-core-sounds-en", "asterisk-core-sounds-es", "mbrola", "drascula")
+FORBIDDEN_APT_PREFIXES = RESERVED_PREFIXES  # the reserved evaluation sets: one list, in training.data.real
 
 #: Transcript quality labels used in manifests and the table.
 EXACT = "exact"
