@@ -17,6 +17,11 @@ SPEECH = Path(__file__).parent / "fixtures" / "speech"
 REPO = Path(__file__).resolve().parent.parent
 
 
+# Ignored by git and created on first use in a clean clone: pytest's and hypothesis's caches, and the pictures
+# and load figures some tests leave for people to look at (test-artifacts/, see tests/test_preview.py).
+_TOOL_DIRS = frozenset({".pytest_cache", ".hypothesis", "test-artifacts"})
+
+
 @pytest.fixture(autouse=True)
 def _writes_nothing_into_the_checkout() -> Iterator[None]:
     """A test writes its files under tmp_path: a state database, key or output left in the checkout (or the
@@ -24,7 +29,7 @@ def _writes_nothing_into_the_checkout() -> Iterator[None]:
     roots = {REPO, Path.cwd().resolve()}
     before = {root: set(root.iterdir()) for root in roots}
     yield
-    new = sorted(str(p) for root in roots for p in set(root.iterdir()) - before[root] if p.name != ".pytest_cache")
+    new = sorted(str(p) for root in roots for p in set(root.iterdir()) - before[root] if p.name not in _TOOL_DIRS)
     assert not new, f"the test left files in the checkout / working directory: {new}"
 
 
