@@ -7,9 +7,10 @@ Usage (from the repository root; ~1 minute, +10 s with PELD)::
 Figures:
 
 1. the behavioural suite (``training/emotion_state/behaviour``: personas x situations with directional
-   expectations, written before any tuning): passed expectations of the ``dev`` part (tuned on) and the
-   ``heldout`` part (never tuned on), for the default model and its two ablations (``no_personality``:
-   every NPC at the average personality; ``no_appraisal``: lines change nothing, only decay);
+   expectations, written before any tuning): passed expectations of the ``dev`` part (tuned on), of each
+   held-out part (``heldout``, ``heldout2``, ``heldout3``: never tuned on) and of all held-out parts
+   together, for the default model and its two ablations (``no_personality``: every NPC
+   at the average personality; ``no_appraisal``: lines change nothing, only decay);
 2. PELD's **test** split (research-only data, read from ``--peld``, default ``../shared/emotion_data/peld``
    or ``MIEN_PELD_DIR``; skipped when absent): macro-F1 and weighted-F1 of the default model, its
    no-personality ablation, the ``peld`` option and copy-previous, with the paired bootstrap of the
@@ -52,17 +53,25 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from mien.emotion_state.context import TextEncoder
-    from training.emotion_state.behaviour import ABLATIONS, run_suite, summarise
+    from training.emotion_state.behaviour import ABLATIONS, HELDOUT_SPLITS, SPLITS, run_suite, summarise
 
     encoder = TextEncoder()
     out: dict[str, Any] = {"behaviour": {}}
     t0 = time.perf_counter()
-    for split in ("dev", "heldout"):
-        for ablation, config in ABLATIONS.items():
+    for ablation, config in ABLATIONS.items():
+        held = [0, 0]
+        for split in SPLITS:
             passed, total = summarise(run_suite(split, encoder, **config))
             out["behaviour"][f"{split}/{ablation}"] = {"passed": passed, "total": total,
                                                        "percent": round(100.0 * passed / total, 1)}
-            print(f"behaviour {split:8s} {ablation:15s} {passed}/{total} = {100.0 * passed / total:.1f} %", flush=True)
+            print(f"behaviour {split:9s} {ablation:15s} {passed}/{total} = {100.0 * passed / total:.1f} %", flush=True)
+            if split in HELDOUT_SPLITS:
+                held[0] += passed
+                held[1] += total
+        out["behaviour"][f"heldout_all/{ablation}"] = {"passed": held[0], "total": held[1],
+                                                       "percent": round(100.0 * held[0] / held[1], 1)}
+        print(f"behaviour {'held-out':9s} {ablation:15s} {held[0]}/{held[1]} = {100.0 * held[0] / held[1]:.1f} %"
+              " (every held-out part)", flush=True)
     out["behaviour_s"] = round(time.perf_counter() - t0, 1)
     peld = _peld_dir(args.peld)
     if peld is None:

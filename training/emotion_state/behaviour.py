@@ -47,11 +47,12 @@ from mien.emotion_state import EmotionStateConfig, EmotionStateEngine, NpcState
 from mien.emotion_state.classify import classify_vad
 from mien.emotion_state.context import TextEncoder
 
-__all__ = ["EPS", "SPLITS", "CaseResult", "Check", "load_suite", "main", "run_suite"]
+__all__ = ["EPS", "HELDOUT_SPLITS", "SPLITS", "CaseResult", "Check", "load_suite", "main", "run_suite"]
 
 EPS = 0.02
 SMALL = 0.15
-SPLITS: tuple[str, ...] = ("dev", "heldout", "heldout2")
+SPLITS: tuple[str, ...] = ("dev", "heldout", "heldout2", "heldout3")
+HELDOUT_SPLITS: tuple[str, ...] = tuple(s for s in SPLITS if s.startswith("heldout"))
 SUITE_DIR = Path(__file__).resolve().parent / "behaviour"
 
 
@@ -82,7 +83,7 @@ class _Step:
 
 
 def load_suite(split: str) -> dict[str, Any]:
-    """The parsed YAML of one split (``dev``, ``heldout`` or ``heldout2``)."""
+    """The parsed YAML of one split (one of :data:`SPLITS`)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     doc = yaml.safe_load((SUITE_DIR / f"{split}.yaml").read_text(encoding="utf-8"))
