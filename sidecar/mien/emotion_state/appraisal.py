@@ -139,6 +139,7 @@ _DEFAULTS: dict[str, object] = {
     "unexpectedness": 0.0,
     "intensity": 0.5,
     "negated": None,
+    "ironic": None,
 }
 _KEYS = frozenset(_DEFAULTS) | {"lines", "templates", "keywords"}
 _SLOT = re.compile(r"\{([a-z][a-z0-9_]*)\}")
@@ -161,6 +162,9 @@ class AppraisalSpec:
     intensity: float = 0.5
     negated: str | None = None
     """The appraisal a negated line of this one means instead (``threat`` -> ``reassurance``)."""
+    ironic: str | None = None
+    """The appraisal a line of this one means when it also names a harm or a fault (sarcasm: "well done,
+    you've ruined it again" is mockery, ``praise`` -> ``insult``): its keywords then count for that one."""
     keywords: tuple[str, ...] = ()
     """Words or phrases that signal this appraisal (whole words, lower case)."""
 
@@ -252,6 +256,9 @@ class KeywordIndex:
     exact: Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]
     other: tuple[tuple[str, tuple[str, ...]], ...]  # first token is a prefix or a wildcard
     negated: Mapping[str, str | None]
+    ironic: Mapping[str, str] = field(default_factory=dict)
+    harmful: frozenset[str] = frozenset()
+    """Appraisals whose keywords mark a line as naming a harm or a fault (bad for the NPC or blaming)."""
 
     @classmethod
     def of(cls, specs: Mapping[str, AppraisalSpec]) -> KeywordIndex:
@@ -266,12 +273,17 @@ class KeywordIndex:
                     other.append((spec.name, tokens))
                 else:
                     exact.setdefault(tokens[0], []).append((spec.name, tokens))
+        harmful = frozenset(name for name, spec in specs.items() if spec.ironic is None and (
+            spec.praiseworthiness < 0.0 or (spec.desirability < 0.0 and spec.about == "listener")))
         return cls({k: tuple(v) for k, v in exact.items()}, tuple(other),
-                   {name: spec.negated for name, spec in specs.items()})
+                   {name: spec.negated for name, spec in specs.items()},
+                   {name: spec.ironic for name, spec in specs.items() if spec.ironic is not None}, harmful)
 
     def hits(self, text: str) -> dict[str, int]:
         """Appraisal -> number of its keywords in ``text``; a keyword with a negation among the 3 words
-        before it counts for the appraisal's ``negated`` appraisal instead (when it has one)."""
+        before it counts for the appraisal's ``negated`` appraisal instead (when it has one); in a line that
+        also has a keyword of a harmful appraisal, the keywords of an appraisal with an ``ironic`` key count
+        for that one (sarcasm)."""
         tokens = _normalise(text).split()
         negs = _negations(tokens)
         out: dict[str, int] = {}
@@ -284,6 +296,10 @@ class KeywordIndex:
                 target = self.negated.get(name) if any(negs[max(0, i - 3):i]) else None
                 key = target or name
                 out[key] = out.get(key, 0) + 1
+        if self.ironic and any(out.get(name, 0) for name in self.harmful):
+            for name, target in self.ironic.items():
+                if out.get(name, 0):
+                    out[target] = out.get(target, 0) + out.pop(name)
         return out
 
 
@@ -384,6 +400,11 @@ def _parse_entry(
         if target is not None and (not isinstance(target, str) or not _NAME.match(target)):
             raise _bad(source, f"{name}.negated", "must name an appraisal (lower_snake_case) or be null")
         values["negated"] = target
+    if "ironic" in body:
+        target = body["ironic"]
+        if target is not None and (not isinstance(target, str) or not _NAME.match(target)):
+            raise _bad(source, f"{name}.ironic", "must name an appraisal (lower_snake_case) or be null")
+        values["ironic"] = target
     raw_kw = body.get("keywords", [])
     if (not isinstance(raw_kw, list) or len(raw_kw) > LIMITS.max_keywords_per_appraisal
             or not all(isinstance(k, str) and k.strip() and len(k) <= LIMITS.max_keyword_chars for k in raw_kw)):
@@ -445,6 +466,8 @@ def merge_appraisals(
     for spec in out.values():
         if spec.negated is not None and spec.negated not in out:
             raise _bad(source, f"{spec.name}.negated", f"names no appraisal: {spec.negated!r}")
+        if spec.ironic is not None and spec.ironic not in out:
+            raise _bad(source, f"{spec.name}.ironic", f"names no appraisal: {spec.ironic!r}")
     total = sum(len(s.lines) for s in out.values())
     if total > LIMITS.max_lines_total:
         raise InvalidArgument(f"{source}: {total} prototype lines in all; accepted: at most {LIMITS.max_lines_total}",

@@ -102,7 +102,9 @@ def classify_vad(vad: np.ndarray) -> Classification:
     return Classification(category, intensity_toward(vad, category))
 
 
-def snap_to_category(vad: np.ndarray, category: str, depth: float = SNAP_DEPTH) -> np.ndarray:
+def snap_to_category(
+    vad: np.ndarray, category: str, depth: float = SNAP_DEPTH, toward: np.ndarray | None = None
+) -> np.ndarray:
     """``vad`` if it is of ``category``; else moved toward the category's anchor into its region.
 
     On the segment ``p + λ (a - p)`` from the point ``p`` to the category's anchor ``a`` (which is
@@ -112,6 +114,10 @@ def snap_to_category(vad: np.ndarray, category: str, depth: float = SNAP_DEPTH) 
     the boundary would flip back at the first decay step). A point already of the category is not
     moved, so the transition (and the personality's effect on it) is kept whenever the classifier
     agrees with where the point is.
+
+    ``toward``: move toward this point instead of the anchor (it must itself be of ``category``;
+    otherwise the anchor is used), e.g. the anchor with the valence kept on the side the transition
+    moved to, so that showing a category never undoes the direction of a change.
     """
     if not 0.0 <= depth < 1.0:
         raise ValueError(f"depth must be in [0, 1), got {depth}")
@@ -120,6 +126,10 @@ def snap_to_category(vad: np.ndarray, category: str, depth: float = SNAP_DEPTH) 
     a = _ANCHORS[index]
     if _category_indices(p[None, :])[0] == index:
         return p.copy()
+    if toward is not None:
+        t = np.clip(np.asarray(toward, dtype=np.float64), -1.0, 1.0)
+        if _category_indices(t[None, :])[0] == index:
+            a = t
     lo, hi = 0.0, 1.0  # category_of(segment(hi)) == category; segment(lo) is not
     for samples in _SAMPLES:  # sample the bracket, keep the first sub-interval that enters the category
         lams = np.linspace(lo, hi, samples)
