@@ -17,14 +17,16 @@ from mien.emotion_state import EmotionStateEngine
 from mien.emotion_state.appraisal import (
     EMBEDDINGS_FILE,
     LIMITS,
+    Appraisal,
     AppraisalModel,
     encoder_sha256,
+    keyword_hits,
     load_appraisals,
     text_cues,
 )
-from mien.emotion_state.classify import classify_vad
+from mien.emotion_state.classify import classify_vad, snap_to_category
 from mien.emotion_state.context import TextEncoder, data_path
-from mien.emotion_state.rules import AVERAGE, Personality, decay_time_scale
+from mien.emotion_state.rules import AVERAGE, Personality, decay_time_scale, elicit, respond, transition
 from mien.errors import FailedPrecondition, InvalidArgument
 from training.emotion_state.behaviour import suite_lines
 
@@ -130,6 +132,8 @@ def test_designers_extend_appraisals_at_run_time_and_from_a_file(tmp_path: Path,
         ({"threat": {"lines": "not a list"}}, "list of strings"),
         ({"threat": {"colour": "red"}}, "unknown keys"),
         ({"threat": {"negated": "no_such_appraisal"}}, "names no appraisal"),
+        ({"praise": {"ironic": "no_such_appraisal"}}, "names no appraisal"),
+        ({"praise": {"ironic": "Not A Name"}}, "ironic"),
         ({"threat": {"templates": ["{nope} burns"]}}, "vocabulary"),
         ({"threat": {"keywords": ["k" * 100]}}, "keywords"),
         ({f"a{i}": {"lines": ["x"]} for i in range(LIMITS.max_appraisals + 1)}, "appraisals"),
@@ -163,6 +167,42 @@ def test_negated_threat_reassures_and_plain_threat_frightens(make_engine: Factor
     assert out["I will hurt you."].category == "fear"
     assert out["I will not hurt you."].category not in ("fear", "angry")
     assert out["I will not hurt you."].vad[0] > out["I will hurt you."].vad[0] + 0.3
+
+
+def test_sarcasm_is_mockery_and_plain_praise_pleases(model: AppraisalModel, encoder: TextEncoder) -> None:
+    """`ironic`: praise words in a line that also names a failure count for the insult (keywords only)."""
+    specs = load_appraisals()
+    assert specs["praise"].ironic == "insult"
+    assert keyword_hits("Well done, genius.", specs).get("praise", 0) >= 2
+    sarcastic = keyword_hits("Well done, genius, you've ruined it again.", specs)
+    assert "praise" not in sarcastic and sarcastic.get("insult", 0) >= 3
+    for line, name in (("Great job, genius, you burned the bread again.", "insult"),
+                       ("Great job, you fixed the roof in a single day!", "praise")):
+        assert model.appraise(encoder.encode(line), line).name == name, line
+
+
+def test_disgust_strength_counts_neuroticism_once() -> None:
+    """A very stable, cheerful NPC shows disgust at vermin in its food (its disgust sensitivity holds N;
+    the show strength is not multiplied by the neuroticism gain P_v as well)."""
+    sunny = Personality.of((0.8, 0.35, 0.9, 0.8, 0.1))
+    appraisal = Appraisal("disgust", 1.0, {"disgust": 1.0}, 0.9)
+    point, step = transition(np.array(sunny.temperament), elicit(appraisal, load_appraisals(), sunny), sunny)
+    assert step.show == "disgust" and classify_vad(point).category == "disgust"
+    assert step.gain[0] < 1.0 and step.strength == pytest.approx(elicit(
+        appraisal, load_appraisals(), sunny).by_category()["disgust"])
+
+
+def test_showing_a_category_keeps_the_valence_when_the_region_allows() -> None:
+    """The snap into the shown category moves arousal and dominance first: showing anger after an insult
+    does not raise a sullen NPC's valence back toward the anger anchor's."""
+    smith = Personality.of((0.3, 0.7, 0.5, 0.15, 0.65))
+    insult = Appraisal("insult", 1.0, {"insult": 1.0}, 0.9)
+    start = np.array([-0.47, -0.1, 0.19])
+    step = respond(start, elicit(insult, load_appraisals(), smith), smith)
+    point, _ = transition(start, elicit(insult, load_appraisals(), smith), smith)
+    assert step.show == "angry" and classify_vad(point).category == "angry"
+    plain = snap_to_category(step.vad, "angry")  # straight toward the anchor (valence -0.51)
+    assert point[0] < plain[0] - 0.05 and point[0] < start[0] - 0.1
 
 
 def test_personality_rules_directions() -> None:

@@ -56,7 +56,8 @@ The frame is Wen et al.'s (2021) transition, ``VAD_r = VAD_i + P ⊙ ΔVAD``:
    valence accumulates (bad news on a bad day is worse) and adds in atanh space,
    ``V_r = tanh(atanh(V_i) + P_v ΔV)``, so it has no hard stop at ±1.
 
-4. **The category shown**. If one category's elicited intensity (times P_v), its *strength*, reaches
+4. **The category shown**. If one category's elicited intensity (times P_v, except for :data:`OWN_GAIN`'s
+   disgust, whose sensitivity gain already holds neuroticism), its *strength*, reaches
    :data:`SHOW_THRESHOLD`, that is the NPC's response and the point is moved into that category's
    region (:func:`.classify.snap_to_category`, toward the anchor with the valence changed as little as the
    region allows, :func:`_snap_target`) when the pull left it short by at most
@@ -124,6 +125,11 @@ CATEGORY_OF: Mapping[str, str] = {
     "surprise": "surprise",
 }
 """The category an OCC emotion shows as (relief shows as none: it calms)."""
+
+OWN_GAIN: frozenset[str] = frozenset({"disgust"})
+"""Categories whose elicited intensity already carries their own personality gain (disgust sensitivity,
+Druschel & Sherman 1999, includes neuroticism): their strength is not multiplied by P_v as well, which
+would count neuroticism twice (a very stable, cheerful NPC told of maggots in its stew stayed neutral)."""
 
 SHOW_THRESHOLD = 0.3
 """Elicited intensity of one category (times P_v) from which it is the NPC's response."""
@@ -312,7 +318,7 @@ def respond(preceding: np.ndarray, elicited: Elicited, personality: Personality)
     additive = PULL == 0.0
     inner = np.arctanh(np.clip(p, -_EDGE, _EDGE))
     vad = np.where(additive, np.tanh(inner + step), vad)
-    strength = {c: v * float(gain[0]) for c, v in elicited.by_category().items()}
+    strength = {c: v * (1.0 if c in OWN_GAIN else float(gain[0])) for c, v in elicited.by_category().items()}
     show = max(strength, key=lambda c: strength[c]) if strength else None
     if show is not None and strength[show] < SHOW_THRESHOLD:
         show = None
