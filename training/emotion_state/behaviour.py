@@ -6,8 +6,9 @@ Usage (from the repository root; ~10-20 s with a warm encoder)::
     PYTHONPATH=sidecar python -m training.emotion_state.behaviour --split heldout  # report only
     PYTHONPATH=sidecar python -m training.emotion_state.behaviour --split heldout --ablation no_personality
 
-The cases live in ``behaviour/dev.yaml`` and ``behaviour/heldout.yaml`` (written by hand before any
-tuning; see their headers). A case runs a short dialogue on a fresh NPC per persona — the persona is
+The cases live in ``behaviour/dev.yaml`` and the held-out parts ``behaviour/heldout.yaml``,
+``heldout2.yaml`` and ``heldout3.yaml`` (written by hand before the tuning pass each belongs to; see their
+headers). A case runs a short dialogue on a fresh NPC per persona — the persona is
 created at game time 0, the optional ``context`` (the NPC's own line) is observed at 1 s, then the
 ``line`` (or each of ``steps``) from 2 s on — and checks expectations on what the engine reports.
 
