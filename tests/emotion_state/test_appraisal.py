@@ -170,12 +170,14 @@ def test_negated_threat_reassures_and_plain_threat_frightens(make_engine: Factor
 
 
 def test_sarcasm_is_mockery_and_plain_praise_pleases(model: AppraisalModel, encoder: TextEncoder) -> None:
-    """`ironic`: praise words in a line that also names a failure count for the insult (keywords only)."""
+    """`ironic`: praise words in a line that also has insult words count for the insult (keywords only)."""
     specs = load_appraisals()
     assert specs["praise"].ironic == "insult"
     assert keyword_hits("Well done, genius.", specs).get("praise", 0) >= 2
     sarcastic = keyword_hits("Well done, genius, you've ruined it again.", specs)
     assert "praise" not in sarcastic and sarcastic.get("insult", 0) >= 3
+    heroic = keyword_hits("You're so brave, you fought off the bandits.", specs)  # a harm beaten, no insult
+    assert heroic.get("praise", 0) >= 1 and "insult" not in heroic
     for line, name in (("Great job, genius, you burned the bread again.", "insult"),
                        ("Great job, you fixed the roof in a single day!", "praise")):
         assert model.appraise(encoder.encode(line), line).name == name, line

@@ -163,8 +163,8 @@ class AppraisalSpec:
     negated: str | None = None
     """The appraisal a negated line of this one means instead (``threat`` -> ``reassurance``)."""
     ironic: str | None = None
-    """The appraisal a line of this one means when it also names a harm or a fault (sarcasm: "well done,
-    you've ruined it again" is mockery, ``praise`` -> ``insult``): its keywords then count for that one."""
+    """The appraisal a line of this one means when it also has a keyword of that one (sarcasm: "well done,
+    you've ruined it again, genius" is mockery, ``praise`` -> ``insult``): its keywords then count for it."""
     keywords: tuple[str, ...] = ()
     """Words or phrases that signal this appraisal (whole words, lower case)."""
 
@@ -257,8 +257,6 @@ class KeywordIndex:
     other: tuple[tuple[str, tuple[str, ...]], ...]  # first token is a prefix or a wildcard
     negated: Mapping[str, str | None]
     ironic: Mapping[str, str] = field(default_factory=dict)
-    harmful: frozenset[str] = frozenset()
-    """Appraisals whose keywords mark a line as naming a harm or a fault (bad for the NPC or blaming)."""
 
     @classmethod
     def of(cls, specs: Mapping[str, AppraisalSpec]) -> KeywordIndex:
@@ -273,17 +271,15 @@ class KeywordIndex:
                     other.append((spec.name, tokens))
                 else:
                     exact.setdefault(tokens[0], []).append((spec.name, tokens))
-        harmful = frozenset(name for name, spec in specs.items() if spec.ironic is None and (
-            spec.praiseworthiness < 0.0 or (spec.desirability < 0.0 and spec.about == "listener")))
         return cls({k: tuple(v) for k, v in exact.items()}, tuple(other),
                    {name: spec.negated for name, spec in specs.items()},
-                   {name: spec.ironic for name, spec in specs.items() if spec.ironic is not None}, harmful)
+                   {name: spec.ironic for name, spec in specs.items() if spec.ironic is not None})
 
     def hits(self, text: str) -> dict[str, int]:
         """Appraisal -> number of its keywords in ``text``; a keyword with a negation among the 3 words
         before it counts for the appraisal's ``negated`` appraisal instead (when it has one); in a line that
-        also has a keyword of a harmful appraisal, the keywords of an appraisal with an ``ironic`` key count
-        for that one (sarcasm)."""
+        also has a keyword of the appraisal an ``ironic`` key names, the keywords of the appraisal with that
+        key count for the named one (sarcasm: praise words beside an insult's)."""
         tokens = _normalise(text).split()
         negs = _negations(tokens)
         out: dict[str, int] = {}
@@ -296,10 +292,9 @@ class KeywordIndex:
                 target = self.negated.get(name) if any(negs[max(0, i - 3):i]) else None
                 key = target or name
                 out[key] = out.get(key, 0) + 1
-        if self.ironic and any(out.get(name, 0) for name in self.harmful):
-            for name, target in self.ironic.items():
-                if out.get(name, 0):
-                    out[target] = out.get(target, 0) + out.pop(name)
+        for name, target in self.ironic.items():
+            if out.get(name, 0) and out.get(target, 0):
+                out[target] += out.pop(name)
         return out
 
 
