@@ -63,6 +63,7 @@ _HANGOVER_S = 0.2  # silence this long ends a phrase
 _YIN_LAGS = np.arange(_YIN_MAX_LAG + 1)
 _YIN_FFT = 512  # >= _YIN_WIN + _YIN_HALF - 1: the correlation by FFT does not wrap around
 _LEVEL_OFFSETS = np.arange(-_LEVEL_WIN, 0)
+_YIN_EVEN = np.arange(0, 2 * _YIN_WIN, 2)[None, :]  # the first of each pair of 16 kHz samples
 _YIN_SEARCH_POS = np.arange(_YIN_MAX_LAG + 1 - _YIN_MIN_LAG)[None, :]
 
 
@@ -205,7 +206,7 @@ class HeadMotion:
         lo = int(ends[0]) - _LEVEL_WIN
         segment = self._window(lo, int(ends[-1]) - lo)
         rows = segment[(ends - lo)[:, None] + _LEVEL_OFFSETS]
-        return np.asarray(10.0 * np.log10((rows * rows).mean(axis=1) + 1e-12))
+        return np.asarray(10.0 * np.log10(np.add.reduce(rows * rows, axis=1) / _LEVEL_WIN + 1e-12))
 
     def _analyse_hops(self, last_hop: int) -> tuple[np.ndarray, np.ndarray]:
         """F0 (Hz, 0 = unvoiced) and level (dBFS) of hops self._hop .. last_hop (hop h ends at h x 10 ms)."""
@@ -216,9 +217,9 @@ class HeadMotion:
         win16 = 2 * _YIN_WIN
         lo = int(hops[0]) * _HOP - win16
         segment = self._window(lo, int(hops[-1]) * _HOP - lo)
-        rows16 = np.lib.stride_tricks.sliding_window_view(segment, win16)[::_HOP]  # hop h: the 40 ms before h x 10 ms
-        rows = 0.5 * (rows16[:, 0::2] + rows16[:, 1::2])  # 8 kHz, a pairwise mean as in mien.prosody
-        db = 10.0 * np.log10((rows * rows).mean(axis=1) + 1e-12)
+        even = (np.arange(len(hops)) * _HOP)[:, None] + _YIN_EVEN  # hop h: the 40 ms before h x 10 ms
+        rows = 0.5 * (segment[even] + segment[even + 1])  # 8 kHz, a pairwise mean as in mien.prosody
+        db = 10.0 * np.log10(np.add.reduce(rows * rows, axis=1) / _YIN_WIN + 1e-12)  # = the mean, bit for bit
         f0 = np.zeros(len(hops))
         loud = np.flatnonzero(db >= _VOICED_DB)  # a quieter hop is unvoiced: no pitch search
         for s in range(0, len(loud), _YIN_BLOCK):
@@ -392,21 +393,23 @@ def _yin(rows: np.ndarray) -> np.ndarray:
     diff = np.maximum(window[:, :1] + window - 2.0 * corr, 0.0)
     diff[:, 0] = 0.0
     cum = np.cumsum(diff[:, 1:], axis=1) / _YIN_LAGS[1:]
-    cmnd = np.ones_like(diff)
-    cmnd[:, 1:] = diff[:, 1:] / np.maximum(cum, 1e-12)
-    search = cmnd[:, _YIN_MIN_LAG:]
+    search = diff[:, _YIN_MIN_LAG:] / np.maximum(cum[:, _YIN_MIN_LAG - 1:], 1e-12)  # cmnd at the searched lags
     below = search < _YIN_THRESHOLD
     has = below.any(axis=1)
-    pos = _YIN_SEARCH_POS
-    first = np.argmax(below, axis=1)[:, None]
-    after_run = (pos >= first) & ~below
-    run_end = np.where(after_run.any(axis=1), np.argmax(after_run, axis=1), search.shape[1])[:, None]
-    dip = np.argmin(np.where((pos >= first) & (pos < run_end), search, np.inf), axis=1) + _YIN_MIN_LAG
+    if not has.any():
+        return np.zeros(n)
+    # the minimum of the first run of lags below the threshold (from its first lag to the first one above it)
+    before = _YIN_SEARCH_POS < np.argmax(below, axis=1)[:, None]
+    run = np.logical_and.accumulate(below | before, axis=1) & ~before
+    dip = np.argmin(np.where(run, search, np.inf), axis=1)  # searched-lag index (lag = dip + _YIN_MIN_LAG)
+    # parabolic interpolation over cmnd at lags dip - 1 .. dip + 1 (dip - 1 >= _YIN_MIN_LAG - 1 >= 1)
+    cmnd = diff[:, _YIN_MIN_LAG - 1:] / np.maximum(cum[:, _YIN_MIN_LAG - 2:], 1e-12)
     r = np.arange(n)
-    a_ = cmnd[r, np.maximum(dip - 1, 0)]
-    b_ = cmnd[r, dip]
-    c_ = cmnd[r, np.minimum(dip + 1, _YIN_MAX_LAG)]
+    a_ = cmnd[r, dip]
+    b_ = cmnd[r, dip + 1]
+    c_ = cmnd[r, np.minimum(dip + 2, cmnd.shape[1] - 1)]
     denom = a_ - 2.0 * b_ + c_
-    inner = (dip >= 1) & (dip < _YIN_MAX_LAG) & (np.abs(denom) > 1e-12)
+    inner = (dip + _YIN_MIN_LAG < _YIN_MAX_LAG) & (np.abs(denom) > 1e-12)
     shift = np.where(inner, 0.5 * (a_ - c_) / np.where(inner, denom, 1.0), 0.0)
+    dip = dip + _YIN_MIN_LAG
     return np.where(has, _YIN_RATE / (dip + shift), 0.0)
