@@ -371,8 +371,8 @@ class StreamSession:
             self._eyes.pause_onsets([onset], known)
         self._eyes.render(values, first, speaking, weights @ _AROUSAL)
         self._head.render(values, first, weights @ _VAD)
-        blend = slice(0, len(ARKIT52))
-        values[:, blend] = np.minimum(np.maximum(values[:, blend], 0.0), 1.0)
+        blend = values[:, :len(ARKIT52)]
+        np.minimum(np.maximum(blend, 0.0, out=blend), 1.0, out=blend)
         out = values.astype(np.float32)
         if self._live_link is not None:
             self._live_link.send(out, first)
