@@ -8,8 +8,11 @@ times each pipeline stage with the process CPU clock (``time.process_time``: oth
 though they still slow the caches): the model call, the head motion, eyes, features, rig, and the rest of the
 per-chunk work. Part 2 times one onnxruntime call of the model for B streams at once (B = 1 ... 64, the model's
 explicit state stacked on the batch axis) against B calls of one stream, and checks that each stream's rows are
-bit-identical to its own call. The sum of part 1 times chunks per second is the CPU the animation alone needs:
-with 64 streams of 40 ms chunks that is 1600 chunks a second, to compare with the cores there are.
+bit-identical to its own call. Part 3 runs 16 streams on their own threads, as the server does, every chunk sent at
+once (a server past its capacity), with the model's cross-stream batching (:mod:`mien.neural`) off and on: CPU per
+chunk, streams per model call, and whether each stream's frames are identical both ways. The sum of part 1 times
+chunks per second is the CPU the animation alone needs: with 64 streams of 40 ms chunks that is 1600 chunks a
+second, to compare with the cores there are.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import collections
 import functools
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -89,6 +93,53 @@ def stage_costs(model: neural.NeuralModel, streams: int, chunks: int, chunk_ms: 
     return costs
 
 
+def threaded_costs(model: neural.NeuralModel, streams: int, chunks: int, chunk_ms: int) -> dict[str, Any]:
+    """``streams`` threads push their chunks at once (a server past its capacity), with the model's cross-stream
+    batching off and on: process CPU ms per chunk, model steps per onnxruntime call, and whether every stream's
+    frames are identical both ways."""
+    pcm = load.speech_pcm()
+    registry = StreamRegistry(Config(), model)
+    size = 2 * load.RATE * chunk_ms // 1000
+    batcher = model._batcher
+
+    def run(batching: bool) -> tuple[list[np.ndarray], float, float]:
+        model._batcher = batcher if batching else None
+        frames: list[np.ndarray] = [np.zeros(0)] * streams
+
+        def one(i: int) -> None:
+            session = registry.open(StreamStart(sample_rate_hz=load.RATE, seed=i))
+            parts = []
+            for k in range(chunks):
+                start = ((k + 37 * i) * size) % (len(pcm) - size)
+                batch = session.push(pcm[start:start + size])
+                if batch is not None:
+                    parts.append(batch.values)
+            batch, _ = session.finish()
+            session.close()
+            frames[i] = np.concatenate([*parts, *([batch.values] if batch is not None else [])])
+
+        calls, steps = (batcher.calls, batcher.steps) if batcher else (0, 0)
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(streams)]
+        t = time.process_time()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        cpu = 1000.0 * (time.process_time() - t) / (streams * chunks)
+        per_call = ((batcher.steps - steps) / max(1, batcher.calls - calls)) if batcher and batching else 1.0
+        return frames, cpu, per_call
+
+    try:
+        run(False)  # warm-up
+        alone, cpu_off, _ = run(False)
+        together, cpu_on, per_call = run(True)
+    finally:
+        model._batcher = batcher
+    return {"streams": streams, "batching": batcher is not None, "cpu_ms_per_chunk_unbatched": round(cpu_off, 3),
+            "cpu_ms_per_chunk_batched": round(cpu_on, 3), "steps_per_call": round(per_call, 2),
+            "frames_identical": all(np.array_equal(a, b) for a, b in zip(alone, together, strict=True))}
+
+
 def batch_costs(model: neural.NeuralModel, frames: int, sizes: tuple[int, ...], repeats: int) -> list[dict[str, Any]]:
     """CPU ms per stream of one model call for B streams, and whether every row equals its stream's own call."""
     session = model._session
@@ -125,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     costs = stage_costs(model, args.streams, args.chunks, args.chunk_ms)
     frames = max(1, round(args.chunk_ms / 1000.0 * model.metadata.fps))
     batches = batch_costs(model, frames, (1, 8, 16, 32, 64), repeats=40)
+    threaded = threaded_costs(model, 16, max(20, args.chunks // 2), args.chunk_ms)
     print(f"CPU per {args.chunk_ms} ms chunk, {args.streams} streams in process (ms):")
     for label, value in sorted(costs.items(), key=lambda kv: -kv[1]):
         print(f"  {label:55s} {value:6.3f}")
@@ -135,10 +187,16 @@ def main(argv: list[str] | None = None) -> int:
     for row in batches:
         print(f"  B = {row['batch']:2d}: {row['ms_per_stream']:.3f}  rows identical to one-stream calls: "
               f"{row['identical']}")
+    print(f"16 streams on their own threads, all chunks at once (cross-stream batching "
+          f"{'available' if threaded['batching'] else 'not available for this model'}): CPU per chunk "
+          f"{threaded['cpu_ms_per_chunk_unbatched']:.3f} ms unbatched, {threaded['cpu_ms_per_chunk_batched']:.3f} ms "
+          f"batched ({threaded['steps_per_call']:.2f} streams per model call), frames identical: "
+          f"{threaded['frames_identical']}")
     if args.json:
         Path(args.json).write_text(json.dumps({"chunk_ms": args.chunk_ms, "streams": args.streams,
                                                "stage_ms_per_chunk": {k: round(v, 3) for k, v in costs.items()},
-                                               "model_batch": batches}, indent=1) + "\n", encoding="utf-8")
+                                               "model_batch": batches, "threaded": threaded}, indent=1) + "\n",
+                                   encoding="utf-8")
     return 0
 
 

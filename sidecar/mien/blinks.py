@@ -136,14 +136,21 @@ def schedule_blinks(
 
 def blink_curve(blinks: list[Blink], n_frames: int, fps: float, scale: float = 1.0, first_frame: int = 0) -> np.ndarray:
     """Eyelid closure 0..1 for frames first_frame .. first_frame + n_frames - 1: ease-in closing (sin),
-    hold, ease-out opening (cos)."""
+    hold, ease-out opening (cos). ``blinks`` in time order without overlaps, as :class:`BlinkScheduler` makes them."""
     t = (first_frame + np.arange(n_frames)) / fps
     out = np.zeros(n_frames)
     if n_frames == 0:
         return out
-    for b in blinks:
-        if b.start_s > t[-1] or b.start_s + b.duration_s < t[0]:
-            continue
+    first_s, last_s = float(t[0]), float(t[-1])
+    reach = []  # blinks come in time order and never overlap: walk back from the latest to the first that ended
+    for b in reversed(blinks):
+        if b.start_s + b.duration_s < first_s:
+            break
+        if b.start_s <= last_s:
+            reach.append(b)
+    if not reach:
+        return out
+    for b in reversed(reach):
         dt = t - b.start_s
         closing = (dt >= 0) & (dt < b.close_s)
         held = (dt >= b.close_s) & (dt < b.close_s + b.hold_s)

@@ -119,6 +119,7 @@ _MICRO = ("browInnerUp", "browOuterUpLeft", "browOuterUpRight", "browDownLeft", 
           "cheekSquintLeft", "cheekSquintRight", "eyeSquintLeft", "eyeSquintRight",
           "mouthSmileLeft", "mouthSmileRight", "noseSneerLeft", "noseSneerRight")
 _MICRO_COLUMNS = [INDEX[name] for name in _MICRO]
+_MICRO_INDEX = np.array(_MICRO_COLUMNS)
 
 # EMOTE-style speech style per emotion: (jaw gain, lip gain, lip press, lip spread).
 _STYLE: Mapping[str, tuple[float, float, float, float]] = {
@@ -194,15 +195,17 @@ class MicroMotion:
     def __init__(self, rng: np.random.Generator) -> None:
         self._freqs = rng.uniform(0.07, 0.4, size=(len(_MICRO), 3))
         self._phases = rng.uniform(0.0, 2.0 * np.pi, size=(len(_MICRO), 3))
+        self._omega = (2.0 * np.pi * self._freqs)[:, :, None]  # rad/s, as apply() used to compute per call
+        self._phase = self._phases[:, :, None]
 
     def apply(self, face: np.ndarray, first_frame: int, fps: float, amount: np.ndarray) -> None:
         """Add the variation to ``face`` (frames x CHANNELS), ``amount`` per frame; channels that are
         barely active move half as much."""
         t = (first_frame + np.arange(len(face))) / fps
-        waves = np.sin(2.0 * np.pi * self._freqs[:, :, None] * t[None, None, :] + self._phases[:, :, None])
+        waves = np.sin(self._omega * t + self._phase)
         noise = waves.sum(axis=1).T / 3.0  # (frames, len(_MICRO)) in [-1, 1]
-        active = face[:, _MICRO_COLUMNS]
-        face[:, _MICRO_COLUMNS] = active + amount[:, None] * noise * np.where(active > 0.02, 1.0, 0.5)
+        active = face[:, _MICRO_INDEX]
+        face[:, _MICRO_INDEX] = active + amount[:, None] * noise * np.where(active > 0.02, 1.0, 0.5)
 
 
 def micro_amount(weights: np.ndarray, config: ExpressionConfig, scale: float) -> np.ndarray:

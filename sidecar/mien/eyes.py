@@ -19,6 +19,8 @@ __all__ = ["Eyes", "STREAM_BLINKS", "STREAM_GAZE", "STREAM_MICRO", "rng_for"]
 
 # Independent random streams per layer, so switching one layer off does not change the others.
 STREAM_BLINKS, STREAM_GAZE, STREAM_MICRO = 1, 2, 3
+_LIDS = np.array([INDEX["eyeBlinkLeft"], INDEX["eyeBlinkRight"]])
+_WIDE = np.array([INDEX["eyeWideLeft"], INDEX["eyeWideRight"]])
 
 
 def rng_for(seed: int, stream: int) -> np.random.Generator:
@@ -52,10 +54,10 @@ class Eyes:
         self.gaze.advance(speaking)
         if self.blink_scale > 0:
             closure = blink_curve(self.blinks.blinks, n, self.fps, self.blink_scale, first_frame)
-            for side in ("Left", "Right"):
-                lid = INDEX[f"eyeBlink{side}"]
-                values[:, lid] = values[:, lid] + (1.0 - values[:, lid]) * closure
-                values[:, INDEX[f"eyeWide{side}"]] *= 1.0 - closure
+            if closure.any():  # most frame ranges have no blink: nothing to draw
+                lids = values[:, _LIDS]
+                values[:, _LIDS] = lids + (1.0 - lids) * closure[:, None]
+                values[:, _WIDE] *= (1.0 - closure)[:, None]
         self._forget()
         yaw, pitch = gaze_angles(self.gaze.saccades, n, self.fps, first_frame)
         apply_gaze(values, yaw, pitch, self.gaze_config)

@@ -30,6 +30,12 @@ _DIRECTIONS = (  # (yaw sign, pitch sign, probability)
     (0.7, 0.7, 0.04), (-0.7, 0.7, 0.04), (0.0, 1.0, 0.02),
 )
 LOOK_FULL_DEG = 30.0
+_GAZE_COLUMNS = np.array([INDEX[name] for name in (  # in the order apply_gaze stacks them
+    "eyeYawLeft_deg", "eyeYawRight_deg", "eyePitchLeft_deg", "eyePitchRight_deg",
+    "eyeLookOutLeft", "eyeLookInRight", "eyeLookInLeft", "eyeLookOutRight",
+    "eyeLookUpLeft", "eyeLookUpRight", "eyeLookDownLeft", "eyeLookDownRight")])
+_LIDS = np.array([INDEX["eyeBlinkLeft"], INDEX["eyeBlinkRight"]])
+_WIDE = np.array([INDEX["eyeWideLeft"], INDEX["eyeWideRight"]])
 
 
 @dataclass(frozen=True)
@@ -175,6 +181,11 @@ def gaze_angles(
     while first > 0 and saccades[first].start_s > t[0]:
         first -= 1
     saccades = saccades[first:]
+    last = saccades[-1]
+    if len(saccades) == 1 and last.start_s <= t[0] and (float(t[0]) - last.start_s) / last.duration_s >= 1.0:
+        # holding the fixation the last saccade reached: the same arithmetic as below at u = 1, in scalars
+        return (np.full(n_frames, last.yaw0 + (last.yaw1 - last.yaw0) * 1.0),
+                np.full(n_frames, last.pitch0 + (last.pitch1 - last.pitch0) * 1.0))
     start = np.array([s.start_s for s in saccades])
     dur = np.array([s.duration_s for s in saccades])
     y0, y1 = np.array([s.yaw0 for s in saccades]), np.array([s.yaw1 for s in saccades])
@@ -197,21 +208,10 @@ def _unit(x: np.ndarray) -> np.ndarray:
 def apply_gaze(values: np.ndarray, yaw: np.ndarray, pitch: np.ndarray, config: GazeConfig | None = None) -> None:
     """Write eye rotations, eyeLook* and lid following into ``values`` (frames x CHANNELS)."""
     config = config or GazeConfig()
-    for side in ("Left", "Right"):
-        values[:, INDEX[f"eyeYaw{side}_deg"]] = yaw
-        values[:, INDEX[f"eyePitch{side}_deg"]] = pitch
     left = _unit(yaw / LOOK_FULL_DEG)  # looking toward the character's left
     right = _unit(-yaw / LOOK_FULL_DEG)
     up = _unit(pitch / LOOK_FULL_DEG)
     down = _unit(-pitch / LOOK_FULL_DEG)
-    values[:, INDEX["eyeLookOutLeft"]] = left
-    values[:, INDEX["eyeLookInRight"]] = left
-    values[:, INDEX["eyeLookInLeft"]] = right
-    values[:, INDEX["eyeLookOutRight"]] = right
-    for side in ("Left", "Right"):
-        values[:, INDEX[f"eyeLookUp{side}"]] = up
-        values[:, INDEX[f"eyeLookDown{side}"]] = down
-        lid = INDEX[f"eyeBlink{side}"]
-        values[:, lid] = _unit(values[:, lid] + config.lid_follow * _unit(-pitch / 15.0))
-        wide = INDEX[f"eyeWide{side}"]
-        values[:, wide] = _unit(values[:, wide] + 0.5 * config.lid_follow * _unit(pitch / 15.0))
+    values[:, _GAZE_COLUMNS] = np.stack([yaw, yaw, pitch, pitch, left, left, right, right, up, up, down, down], axis=1)
+    values[:, _LIDS] = _unit(values[:, _LIDS] + (config.lid_follow * _unit(-pitch / 15.0))[:, None])
+    values[:, _WIDE] = _unit(values[:, _WIDE] + (0.5 * config.lid_follow * _unit(pitch / 15.0))[:, None])

@@ -61,6 +61,10 @@ _ACCENT_SEMITONES = 1.0  # an accent stands out from the speaker's running refer
 _ACCENT_GAP_S = 0.25
 _HANGOVER_S = 0.2  # silence this long ends a phrase
 _YIN_LAGS = np.arange(_YIN_MAX_LAG + 1)
+_YIN_FFT = 512  # >= _YIN_WIN + _YIN_HALF - 1: the correlation by FFT does not wrap around
+_LEVEL_OFFSETS = np.arange(-_LEVEL_WIN, 0)
+_YIN_EVEN = np.arange(0, 2 * _YIN_WIN, 2)[None, :]  # the first of each pair of 16 kHz samples
+_YIN_SEARCH_POS = np.arange(_YIN_MAX_LAG + 1 - _YIN_MIN_LAG)[None, :]
 
 
 @dataclass(frozen=True)
@@ -198,9 +202,11 @@ class HeadMotion:
         return np.concatenate([np.zeros(min(-lo, length)), self._audio[:max(0, lo + length)]])
 
     def _levels(self, ends: np.ndarray) -> np.ndarray:
-        """dBFS of the 30 ms before each frame."""
-        rows = np.stack([self._window(int(e) - _LEVEL_WIN, _LEVEL_WIN) for e in ends])
-        return np.asarray(10.0 * np.log10((rows * rows).mean(axis=1) + 1e-12))
+        """dBFS of the 30 ms before each frame (each frame's mean square over its own window only)."""
+        lo = int(ends[0]) - _LEVEL_WIN
+        segment = self._window(lo, int(ends[-1]) - lo)
+        rows = segment[(ends - lo)[:, None] + _LEVEL_OFFSETS]
+        return np.asarray(10.0 * np.log10(np.add.reduce(rows * rows, axis=1) / _LEVEL_WIN + 1e-12))
 
     def _analyse_hops(self, last_hop: int) -> tuple[np.ndarray, np.ndarray]:
         """F0 (Hz, 0 = unvoiced) and level (dBFS) of hops self._hop .. last_hop (hop h ends at h x 10 ms)."""
@@ -209,34 +215,49 @@ class HeadMotion:
         if len(hops) == 0:
             return np.zeros(0), np.zeros(0)
         win16 = 2 * _YIN_WIN
-        rows16 = np.stack([self._window(int(h) * _HOP - win16, win16) for h in hops])
-        rows = 0.5 * (rows16[:, 0::2] + rows16[:, 1::2])  # 8 kHz, a pairwise mean as in mien.prosody
-        db = 10.0 * np.log10((rows * rows).mean(axis=1) + 1e-12)
+        lo = int(hops[0]) * _HOP - win16
+        segment = self._window(lo, int(hops[-1]) * _HOP - lo)
+        even = (np.arange(len(hops)) * _HOP)[:, None] + _YIN_EVEN  # hop h: the 40 ms before h x 10 ms
+        rows = 0.5 * (segment[even] + segment[even + 1])  # 8 kHz, a pairwise mean as in mien.prosody
+        db = 10.0 * np.log10(np.add.reduce(rows * rows, axis=1) / _YIN_WIN + 1e-12)  # = the mean, bit for bit
         f0 = np.zeros(len(hops))
-        for s in range(0, len(hops), _YIN_BLOCK):
-            f0[s:s + _YIN_BLOCK] = _yin(rows[s:s + _YIN_BLOCK])
-        f0[db < _VOICED_DB] = 0.0
+        loud = np.flatnonzero(db >= _VOICED_DB)  # a quieter hop is unvoiced: no pitch search
+        for s in range(0, len(loud), _YIN_BLOCK):
+            block = loud[s:s + _YIN_BLOCK]
+            f0[block] = _yin(rows[block])
         return f0, db
 
     # ---------------------------------------------------------------- dynamics
     def _dynamics(self, frames: np.ndarray, ends: np.ndarray, levels: np.ndarray, hop_ends: np.ndarray,
                   hop_f0: np.ndarray, vad: np.ndarray) -> np.ndarray:
+        # one pass per frame over Python floats (the per-frame state is sequential); numpy arrays become lists
+        # first: indexing a numpy array per element costs more than the arithmetic
         c = self.config
         dt = 1.0 / self.fps
         omega = 1.0 / c.settle_s
-        out = np.empty((len(frames), 3))
-        noise = self._noise_rng.standard_normal((len(frames), 3))  # three per frame, in frame order
+        decay = math.exp(-omega * dt)  # the springs' step (one value: the frame step is constant)
+        noise = self._noise_rng.standard_normal((len(frames), 3)).tolist()  # three per frame, in frame order
         sway_decay = math.exp(-dt / c.sway_time_s)
         sway_kick = math.sqrt(1.0 - sway_decay * sway_decay)
         f0_alpha = 1.0 - math.exp(-dt / 0.15)
+        breath_amp = self.scale * c.breathing_deg
+        breath_rate = 2.0 * math.pi * 0.25
+        posture_d, posture_v = c.posture_per_dominance_deg, c.posture_per_valence_deg
+        per_semitone, per_db = c.pitch_per_semitone_deg, c.pitch_per_db_deg
+        sway = self._sway
+        springs = self._springs
+        state = [springs[0].x, springs[0].v, springs[1].x, springs[1].v, springs[2].x, springs[2].v]
+        hop_list, f0_list = hop_ends.tolist(), hop_f0.tolist()
+        n_hops = len(hop_list)
+        out = []
         h = 0
-        for i in range(len(frames)):
-            now = float(frames[i]) * dt
-            valence, arousal, dominance = float(vad[i, 0]), float(vad[i, 1]), float(vad[i, 2])
+        for frame, end, level, (valence, arousal, dominance), kicks in zip(
+                frames.tolist(), ends.tolist(), levels.tolist(), vad.tolist(), noise, strict=True):
+            now = frame * dt
             gain = self.scale * min(1.5, max(0.5, 1.0 + c.arousal_gain * arousal))
             self._gain = gain
-            while h < len(hop_ends) and hop_ends[h] <= ends[i]:  # the hops that ended by this frame
-                self._hop_step(float(hop_ends[h]) / _RATE, float(hop_f0[h]))
+            while h < n_hops and hop_list[h] <= end:  # the hops that ended by this frame
+                self._hop_step(hop_list[h] / _RATE, f0_list[h])
                 h += 1
             if self.listening:
                 speak = 0.0
@@ -244,7 +265,7 @@ class HeadMotion:
                 sway_amp = c.listening_sway_deg
                 active = 1.0
             else:
-                speak = self._activity_step(float(levels[i]), int(frames[i]))
+                speak = self._activity_step(level, frame)
                 sway_amp = c.sway_deg
                 active = speak
             # sway: an Ornstein-Uhlenbeck walk that moves only while speaking (held in pauses)
@@ -252,22 +273,31 @@ class HeadMotion:
                 keep = 1.0 - active * (1.0 - sway_decay)
                 kick = math.sqrt(active) * sway_kick * sway_amp
                 for j in range(3):
-                    self._sway[j] = keep * self._sway[j] + kick * float(noise[i, j])
+                    sway[j] = keep * sway[j] + kick * kicks[j]
             voiced_target = self._f0_semitones() if speak > 0.5 else 0.0
             self._f0_term += f0_alpha * (voiced_target - self._f0_term)
-            loud = max(0.0, float(levels[i]) - self._speech_db) * speak if not self.listening else 0.0
-            posture = c.posture_per_dominance_deg * dominance + c.posture_per_valence_deg * valence
-            pitch_target = (self.scale * posture + gain * (0.5 * self._sway[1] + c.pitch_per_semitone_deg
-                            * self._f0_term + c.pitch_per_db_deg * min(loud, 12.0)))
-            yaw_target = gain * (self._sway[0] + self._phrase[0])
-            roll_target = gain * (self._sway[2] + self._phrase[1])
-            yaw = self._springs[0].step(yaw_target, omega, dt)
-            pitch = self._springs[1].step(pitch_target, omega, dt)
-            roll = self._springs[2].step(roll_target, omega, dt)
-            pitch -= self._nod_depth(now)
-            pitch += self.scale * c.breathing_deg * math.sin(2.0 * math.pi * 0.25 * now + self._breath_phase)
-            out[i] = (yaw, pitch, roll)
-        return out
+            loud = max(0.0, level - self._speech_db) * speak if not self.listening else 0.0
+            posture = posture_d * dominance + posture_v * valence
+            targets = (gain * (sway[0] + self._phrase[0]),
+                       self.scale * posture + gain * (0.5 * sway[1] + per_semitone * self._f0_term
+                                                      + per_db * min(loud, 12.0)),
+                       gain * (sway[2] + self._phrase[1]))
+            angles = []
+            for j in range(3):  # critically damped springs (_Spring.step), solved exactly over the frame
+                x, v = state[2 * j], state[2 * j + 1]
+                c1 = x - targets[j]
+                c2 = v + omega * c1
+                x = targets[j] + (c1 + c2 * dt) * decay
+                state[2 * j], state[2 * j + 1] = x, (c2 - omega * (c1 + c2 * dt)) * decay
+                angles.append(x)
+            pitch = angles[1]
+            if self._nods:
+                pitch -= self._nod_depth(now)
+            pitch += breath_amp * math.sin(breath_rate * now + self._breath_phase)
+            out.append((angles[0], pitch, angles[2]))
+        for j in range(3):
+            springs[j].x, springs[j].v = state[2 * j], state[2 * j + 1]
+        return np.array(out, dtype=np.float64).reshape(len(frames), 3)
 
     def _activity_step(self, level_db: float, frame: int) -> float:
         """Causal speech activity (1 speaking, 0 not); a phrase end takes a new held tilt."""
@@ -343,30 +373,43 @@ class HeadMotion:
 
 def _yin(rows: np.ndarray) -> np.ndarray:
     """YIN F0 (Hz, 0 = none) of each 40 ms row at 8 kHz; every row is computed on its own samples only
-    (no FFT across a batch), so the result does not depend on how hops are grouped."""
+    (one FFT per row: numpy transforms the rows of a batch one by one), so the result does not depend on how
+    hops are grouped.
+
+    The difference function d(tau) = sum_j (x_j - x_{j+tau})^2 over the first ``_YIN_HALF`` samples is
+    computed as e(0) + e(tau) - 2 r(tau): window energies from a cumulative sum of squares and the
+    cross-correlation r by FFT (O(W log W) per row instead of O(W x lags))."""
     n = len(rows)
     if n == 0:
         return np.zeros(0)
-    lagged = np.lib.stride_tricks.sliding_window_view(rows, _YIN_HALF, axis=1)[:, : _YIN_MAX_LAG + 1, :]
-    delta = lagged - rows[:, None, :_YIN_HALF]
-    diff = (delta * delta).sum(axis=2)
+    padded = np.zeros((2 * n, _YIN_FFT))  # the rows, then their first halves, zero-padded: one transform
+    padded[:n, : rows.shape[1]] = rows
+    padded[n:, :_YIN_HALF] = rows[:, :_YIN_HALF]
+    spectra = np.fft.rfft(padded, axis=1)
+    corr = np.fft.irfft(spectra[:n] * spectra[n:].conj(), _YIN_FFT, axis=1)[:, : _YIN_MAX_LAG + 1]
+    energy = np.zeros((n, rows.shape[1] + 1))
+    np.cumsum(rows * rows, axis=1, out=energy[:, 1:])
+    window = energy[:, _YIN_HALF:_YIN_HALF + _YIN_MAX_LAG + 1] - energy[:, : _YIN_MAX_LAG + 1]  # e(tau)
+    diff = np.maximum(window[:, :1] + window - 2.0 * corr, 0.0)
     diff[:, 0] = 0.0
     cum = np.cumsum(diff[:, 1:], axis=1) / _YIN_LAGS[1:]
-    cmnd = np.ones_like(diff)
-    cmnd[:, 1:] = diff[:, 1:] / np.maximum(cum, 1e-12)
-    search = cmnd[:, _YIN_MIN_LAG:]
+    search = diff[:, _YIN_MIN_LAG:] / np.maximum(cum[:, _YIN_MIN_LAG - 1:], 1e-12)  # cmnd at the searched lags
     below = search < _YIN_THRESHOLD
     has = below.any(axis=1)
-    pos = np.arange(search.shape[1])[None, :]
-    first = np.argmax(below, axis=1)[:, None]
-    after_run = (pos >= first) & ~below
-    run_end = np.where(after_run.any(axis=1), np.argmax(after_run, axis=1), search.shape[1])[:, None]
-    dip = np.argmin(np.where((pos >= first) & (pos < run_end), search, np.inf), axis=1) + _YIN_MIN_LAG
+    if not has.any():
+        return np.zeros(n)
+    # the minimum of the first run of lags below the threshold (from its first lag to the first one above it)
+    before = _YIN_SEARCH_POS < np.argmax(below, axis=1)[:, None]
+    run = np.logical_and.accumulate(below | before, axis=1) & ~before
+    dip = np.argmin(np.where(run, search, np.inf), axis=1)  # searched-lag index (lag = dip + _YIN_MIN_LAG)
+    # parabolic interpolation over cmnd at lags dip - 1 .. dip + 1 (dip - 1 >= _YIN_MIN_LAG - 1 >= 1)
+    cmnd = diff[:, _YIN_MIN_LAG - 1:] / np.maximum(cum[:, _YIN_MIN_LAG - 2:], 1e-12)
     r = np.arange(n)
-    a_ = cmnd[r, np.maximum(dip - 1, 0)]
-    b_ = cmnd[r, dip]
-    c_ = cmnd[r, np.minimum(dip + 1, _YIN_MAX_LAG)]
+    a_ = cmnd[r, dip]
+    b_ = cmnd[r, dip + 1]
+    c_ = cmnd[r, np.minimum(dip + 2, cmnd.shape[1] - 1)]
     denom = a_ - 2.0 * b_ + c_
-    inner = (dip >= 1) & (dip < _YIN_MAX_LAG) & (np.abs(denom) > 1e-12)
+    inner = (dip + _YIN_MIN_LAG < _YIN_MAX_LAG) & (np.abs(denom) > 1e-12)
     shift = np.where(inner, 0.5 * (a_ - c_) / np.where(inner, denom, 1.0), 0.0)
+    dip = dip + _YIN_MIN_LAG
     return np.where(has, _YIN_RATE / (dip + shift), 0.0)

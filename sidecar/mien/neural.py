@@ -126,6 +126,8 @@ class NeuralModel:
                                   field="neural.model")
         self._lock = threading.Lock()
         self.active_streams = 0
+        batch_axis_free = all(not isinstance(i.shape[0], int) for i in inputs.values() if i.shape)
+        self._batcher = _Batcher(self) if batch_axis_free and self._rows_independent() else None
 
     @property
     def name(self) -> str:
@@ -142,13 +144,57 @@ class NeuralModel:
     def initial_state(self) -> dict[str, np.ndarray]:
         return {name: np.zeros(shape, dtype=np.float32) for name, shape in self._state_shapes.items()}
 
+    @property
+    def batching(self) -> bool:
+        """Whether concurrent steps of several streams run as one call (see :class:`_Batcher`)."""
+        return self._batcher is not None
+
     def run(self, features: np.ndarray, emotion: np.ndarray, state: dict[str, np.ndarray]
             ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """One step over ``features`` (frames, n_mels) and ``emotion`` (frames, emotions)."""
-        feeds = {"features": features[None].astype(np.float32), "emotion": emotion[None].astype(np.float32), **state}
+        """One step over ``features`` (frames, n_mels) and ``emotion`` (frames, emotions).
+
+        Steps of other streams that arrive while a call is running are batched into the next call (the same
+        rows as alone, see :meth:`_rows_independent`)."""
+        step = _Step(np.asarray(features, dtype=np.float32), np.asarray(emotion, dtype=np.float32), state)
+        if self._batcher is None:
+            return self._run_batch([step])[0]
+        return self._batcher.run(step)
+
+    def _run_batch(self, steps: list[_Step]) -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:
+        """One onnxruntime call for steps of equal length, their explicit states stacked on the batch axis."""
+        if len(steps) == 1:
+            one = steps[0]
+            feeds = {"features": one.features[None], "emotion": one.emotion[None], **one.state}
+        else:
+            feeds = {"features": np.stack([s.features for s in steps]),
+                     "emotion": np.stack([s.emotion for s in steps]),
+                     **{name: np.concatenate([s.state[name] for s in steps]) for name in self._state_shapes}}
         out = self._session.run(self._outputs, feeds)
-        new_state = {name: value for name, value in zip(self._state_shapes, out[1:], strict=True)}
-        return np.asarray(out[0][0]), new_state
+        return [(np.asarray(out[0][i]), {name: value[i:i + 1] for name, value in zip(self._state_shapes, out[1:],
+                                                                                      strict=True)})
+                for i in range(len(steps))]
+
+    def _rows_independent(self) -> bool:
+        """Whether each stream's rows of a batched call are bit-identical to its own call, checked once on random
+        inputs (batches of 1-3 streams, 1-5 frames): only then may concurrent streams share a call, so a stream's
+        frames never depend on which other streams ran at the same moment."""
+        rng = np.random.default_rng(0)
+        n_mels, n_emotions = self.metadata.features.n_mels, len(self.metadata.emotions)
+        for frames, size in ((1, 3), (2, 2), (5, 3)):
+            steps = [_Step(rng.standard_normal((frames, n_mels)).astype(np.float32),
+                           rng.random((frames, n_emotions)).astype(np.float32),
+                           {k: rng.standard_normal(v).astype(np.float32) for k, v in self._state_shapes.items()})
+                     for _ in range(size)]
+            try:
+                together = self._run_batch(steps)
+            except Exception:  # noqa: BLE001 - a probe: any runtime's refusal of a batch means no batching
+                return False
+            for step, (curves, state) in zip(steps, together, strict=True):
+                alone, alone_state = self._run_batch([step])[0]
+                if not np.array_equal(alone, curves) or any(
+                        not np.array_equal(alone_state[k], state[k]) for k in state):
+                    return False
+        return True
 
     def _emotion_at_model_rate(self, weights: np.ndarray, fps: float, n_model: int) -> np.ndarray:
         """Per input step, the category weights (given at ``fps``) of the animation frame that step produces.
@@ -177,6 +223,73 @@ class NeuralModel:
 
     def stream(self) -> NeuralStream:
         return NeuralStream(self)
+
+
+@dataclass(eq=False)
+class _Step:
+    """One stream's model step: its features and emotion (frames x ...) and explicit state; then its result."""
+
+    features: np.ndarray
+    emotion: np.ndarray
+    state: dict[str, np.ndarray]
+    result: tuple[np.ndarray, dict[str, np.ndarray]] | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+
+class _Batcher:
+    """Cross-stream batching without waiting for company: a step that arrives while the model is running
+    (onnxruntime releases the interpreter lock, so other streams' threads get that far) queues; when the call
+    ends, one of the queued threads runs every queued step of its length in one call. A lone stream runs at
+    once; a queued one waits at most for the call in progress. A failed batch is retried step by step, so a
+    step's error is its own."""
+
+    def __init__(self, model: NeuralModel) -> None:
+        self._model = model
+        self._cond = threading.Condition()
+        self._queue: list[_Step] = []
+        self._busy = False
+        self.calls = 0
+        self.steps = 0
+
+    def run(self, step: _Step) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        with self._cond:
+            self._queue.append(step)
+            while self._busy and not step.done:
+                self._cond.wait()
+            if not step.done:  # lead: take every queued step of this length
+                self._busy = True
+                frames = len(step.features)
+                batch = [s for s in self._queue if len(s.features) == frames]
+                self._queue = [s for s in self._queue if len(s.features) != frames]
+                if step not in batch:  # taken by a batch that died before computing it (identity: eq=False)
+                    batch.append(step)
+        if not step.done:
+            try:
+                self._compute(batch)
+            finally:
+                with self._cond:
+                    self.calls += 1
+                    self.steps += len(batch)
+                    self._busy = False
+                    self._cond.notify_all()
+        if step.error is not None:
+            raise step.error
+        assert step.result is not None
+        return step.result
+
+    def _compute(self, batch: list[_Step]) -> None:
+        try:
+            results = self._model._run_batch(batch)
+        except Exception as error:  # noqa: BLE001 - not swallowed: raised again in the thread of its step
+            if len(batch) == 1:
+                batch[0].error, batch[0].done = error, True
+                return
+            for step in batch:
+                self._compute([step])
+            return
+        for step, result in zip(batch, results, strict=True):
+            step.result, step.done = result, True
 
 
 def _resample_frames(curves: np.ndarray, from_fps: float, n_out: int, to_fps: float) -> np.ndarray:

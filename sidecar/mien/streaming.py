@@ -46,6 +46,7 @@ from .rig import RigProfile, load_rig
 __all__ = ["StreamStart", "FrameBatch", "StreamSummary", "StreamSession", "StreamRegistry", "SpeechActivity"]
 
 _AROUSAL = np.array([VAD_ANCHORS[e][1] for e in EMOTIONS])
+_LEVEL_HALF = int(0.015 * INTERNAL_SAMPLE_RATE_HZ)
 _VAD = np.array([VAD_ANCHORS[e] for e in EMOTIONS])
 
 
@@ -123,11 +124,11 @@ class SpeechActivity:
 
     def step(self, levels_db: np.ndarray, first_frame: int) -> tuple[np.ndarray, list[tuple[float, float]]]:
         """Activity (0..1) of each frame, and (onset, known at) of the pauses detected in these frames."""
-        out = np.empty(len(levels_db))
+        out = []
         onsets: list[tuple[float, float]] = []
-        for i, level in enumerate(levels_db):
+        for i, level in enumerate(levels_db.tolist()):
             frame = first_frame + i
-            self._floor = min(float(level), self._floor + self._rise)
+            self._floor = min(level, self._floor + self._rise)
             loud = level > max(self._floor + 12.0, -55.0)
             if loud:
                 self._last_speech = frame
@@ -137,8 +138,8 @@ class SpeechActivity:
                 self._speaking = False
                 onsets.append(((self._last_speech + 1) / self.fps, frame / self.fps))
             self._value += self._alpha * (float(self._speaking) - self._value)
-            out[i] = self._value
-        return out, onsets
+            out.append(self._value)
+        return np.array(out, dtype=np.float64), onsets
 
 
 class _EmotionTimeline:
@@ -148,10 +149,14 @@ class _EmotionTimeline:
     def __init__(self, start: Emotion) -> None:
         self._times = [0.0]
         self._values = [start.vector()]
+        self._arrays: tuple[np.ndarray, np.ndarray] | None = None  # (times, values) as arrays, until the next add
 
     def add(self, keyframes: Sequence[EmotionKeyframe], sent_until_s: float) -> None:
         """Append keyframes (all validated first: a bad one changes nothing). The first may sit at the time of
         the last keyframe (e.g. 0 s, the header's emotion) while no frame from there is sent: it replaces it."""
+        if not keyframes:
+            return
+        self._arrays = None
         previous = self._times[-1]
         for i, kf in enumerate(keyframes):
             f = f"audio.emotion_keyframes[{i}].time_s"
@@ -172,10 +177,16 @@ class _EmotionTimeline:
                 self._values.append(now)
             self._times.append(kf.time_s)
             self._values.append(kf.emotion.vector())
+        self._arrays = None  # at() above may have cached the timeline before these keyframes
 
     def at(self, times_s: np.ndarray) -> np.ndarray:
         """(len(times), len(EMOTIONS)) weights; held after the last keyframe."""
-        return _lerp_rows(np.asarray(times_s, dtype=np.float64), np.asarray(self._times), np.stack(self._values))
+        if self._arrays is None:
+            self._arrays = (np.asarray(self._times), np.stack(self._values))
+        times, values = self._arrays
+        if len(times) == 1 or (len(times_s) and times_s[0] >= times[-1]):  # held after the last keyframe (most chunks)
+            return np.repeat(values[-1:], len(times_s), axis=0)
+        return _lerp_rows(np.asarray(times_s, dtype=np.float64), times, values)
 
 
 class StreamSession:
@@ -205,8 +216,8 @@ class StreamSession:
         self._audio = np.zeros(0, dtype=np.float64)  # 16 kHz audio kept for the activity levels
         self._audio_first = 0
         self._sent = 0  # output frames sent
-        self._columns = [INDEX[name] for name in self.meta.channels]
-        self._model_emotions = [EMOTIONS.index(e) for e in self.meta.emotions]
+        self._columns = np.array([INDEX[name] for name in self.meta.channels])
+        self._model_emotions = np.array([EMOTIONS.index(e) for e in self.meta.emotions])
         self._closed = False
         self.finished = False
         self.warnings: list[str] = []
@@ -360,21 +371,24 @@ class StreamSession:
             self._eyes.pause_onsets([onset], known)
         self._eyes.render(values, first, speaking, weights @ _AROUSAL)
         self._head.render(values, first, weights @ _VAD)
-        blend = slice(0, len(ARKIT52))
-        values[:, blend] = np.minimum(np.maximum(values[:, blend], 0.0), 1.0)
+        blend = values[:, :len(ARKIT52)]
+        np.minimum(np.maximum(blend, 0.0, out=blend), 1.0, out=blend)
         out = values.astype(np.float32)
         if self._live_link is not None:
             self._live_link.send(out, first)
         return FrameBatch(first, self.rig.retarget(out))
 
     def _levels(self, times_s: np.ndarray) -> np.ndarray:
-        """30 ms RMS level (dBFS) around each time, from the audio kept."""
-        half = int(0.015 * INTERNAL_SAMPLE_RATE_HZ)
+        """30 ms RMS level (dBFS) around each time, from the audio kept (the part these frames cover)."""
+        half = _LEVEL_HALF
         centre = np.round(times_s * INTERNAL_SAMPLE_RATE_HZ).astype(np.int64) - self._audio_first
-        csum = np.concatenate([[0.0], np.cumsum(self._audio**2)])
         lo = np.minimum(np.maximum(centre - half, 0), len(self._audio))
         hi = np.minimum(np.maximum(centre + half, 0), len(self._audio))
-        power = (csum[hi] - csum[lo]) / np.maximum(hi - lo, 1)
+        start = int(lo[0])
+        part = self._audio[start:int(hi[-1])]
+        csum = np.zeros(len(part) + 1)
+        np.cumsum(part * part, out=csum[1:])
+        power = (csum[hi - start] - csum[lo - start]) / np.maximum(hi - lo, 1)
         return np.asarray(10.0 * np.log10(power + 1e-12))
 
     def _trim(self) -> None:
