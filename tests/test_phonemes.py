@@ -9,7 +9,7 @@ from conftest import speech_bytes, transcript
 from mien import Animator
 from mien._g2p import spell_out
 from mien._text import number_words, tokenize
-from mien.audio import decode_audio
+from mien.audio import Audio, decode_audio
 from mien.phonemes import ARPABET, VISEMES
 
 
@@ -151,3 +151,25 @@ def test_degenerate_phone_alignment_is_repaired_and_reported(animator: Animator)
     fixed, notes = recognizer._repair(quiet, [silent])
     assert _partitions(fixed[0]) and "spread its phones" in notes[0]
     assert _partitions(_spread(_Word("a", 5, 7, 0, [("P", 5, 7), ("AA", 5, 7), ("M", 5, 7)])))
+
+
+def test_a_long_line_is_aligned_chunk_by_chunk(animator: Animator) -> None:
+    """Past ``split_min_s`` a line is cut at pauses and its chunks aligned in parallel, each to a grammar of the
+    words that may lie in it. Every chunk used to fail its phone pass (a JSGF hypothesis cannot be phone-aligned)
+    and the line was aligned whole: slower, and ~2 GB of decoder for a 300 s line. The chunks must account for
+    every word themselves."""
+    from mien.phonemes import _is_word, _plan_chunks
+
+    names = ["librivox_0870", "librivox_0880", "librivox_0890", "librivox_0920"]
+    pause = np.zeros(8000, dtype=np.float32)
+    parts = [np.concatenate([audio_of(n).samples, pause]) for n in names]
+    audio = Audio(np.concatenate(parts))
+    text = " ".join(transcript(n) for n in names)
+    recognizer = animator.recognizer
+    assert audio.duration_s >= recognizer.config.split_min_s
+    words, _ = recognizer._prepare_words(text)
+    plan = _plan_chunks(audio, len(words), recognizer.config)
+    assert plan is not None and len(plan) >= 2
+    chunked = recognizer._align_chunked(audio.pcm16(), words, plan)
+    assert chunked is not None, "the chunks did not account for the words: the line would be aligned whole"
+    assert [w.name.split("(")[0] for w in chunked if _is_word(w.name)] == words

@@ -56,6 +56,7 @@ _YIN_MIN_LAG = int(_YIN_RATE / 400.0)  # 400 Hz
 _YIN_HALF = _YIN_WIN - _YIN_MAX_LAG
 _YIN_THRESHOLD = 0.15
 _YIN_BLOCK = 32  # hops per vectorised block (bounded memory)
+_ROWS_PER_PASS = 2048  # hop or frame windows gathered at once (each row on its own: the result is the same)
 _VOICED_DB = -50.0  # a hop quieter than this is not voiced
 _ACCENT_SEMITONES = 1.0  # an accent stands out from the speaker's running reference (Ladd: ~1.5 st above the median)
 _ACCENT_GAP_S = 0.25
@@ -205,8 +206,11 @@ class HeadMotion:
         """dBFS of the 30 ms before each frame (each frame's mean square over its own window only)."""
         lo = int(ends[0]) - _LEVEL_WIN
         segment = self._window(lo, int(ends[-1]) - lo)
-        rows = segment[(ends - lo)[:, None] + _LEVEL_OFFSETS]
-        return np.asarray(10.0 * np.log10(np.add.reduce(rows * rows, axis=1) / _LEVEL_WIN + 1e-12))
+        out = np.empty(len(ends))
+        for s in range(0, len(ends), _ROWS_PER_PASS):  # a whole line's windows at once would be ~100 MB
+            rows = segment[(ends[s:s + _ROWS_PER_PASS] - lo)[:, None] + _LEVEL_OFFSETS]
+            out[s:s + _ROWS_PER_PASS] = 10.0 * np.log10(np.add.reduce(rows * rows, axis=1) / _LEVEL_WIN + 1e-12)
+        return out
 
     def _analyse_hops(self, last_hop: int) -> tuple[np.ndarray, np.ndarray]:
         """F0 (Hz, 0 = unvoiced) and level (dBFS) of hops self._hop .. last_hop (hop h ends at h x 10 ms)."""
@@ -217,14 +221,18 @@ class HeadMotion:
         win16 = 2 * _YIN_WIN
         lo = int(hops[0]) * _HOP - win16
         segment = self._window(lo, int(hops[-1]) * _HOP - lo)
-        even = (np.arange(len(hops)) * _HOP)[:, None] + _YIN_EVEN  # hop h: the 40 ms before h x 10 ms
-        rows = 0.5 * (segment[even] + segment[even + 1])  # 8 kHz, a pairwise mean as in mien.prosody
-        db = 10.0 * np.log10(np.add.reduce(rows * rows, axis=1) / _YIN_WIN + 1e-12)  # = the mean, bit for bit
         f0 = np.zeros(len(hops))
-        loud = np.flatnonzero(db >= _VOICED_DB)  # a quieter hop is unvoiced: no pitch search
-        for s in range(0, len(loud), _YIN_BLOCK):
-            block = loud[s:s + _YIN_BLOCK]
-            f0[block] = _yin(rows[block])
+        db = np.empty(len(hops))
+        for first in range(0, len(hops), _ROWS_PER_PASS):  # a whole line's rows at once would be ~300 MB
+            count = min(_ROWS_PER_PASS, len(hops) - first)
+            even = ((first + np.arange(count)) * _HOP)[:, None] + _YIN_EVEN  # hop h: the 40 ms before h x 10 ms
+            rows = 0.5 * (segment[even] + segment[even + 1])  # 8 kHz, a pairwise mean as in mien.prosody
+            part = 10.0 * np.log10(np.add.reduce(rows * rows, axis=1) / _YIN_WIN + 1e-12)  # = the mean, bit for bit
+            db[first:first + count] = part
+            loud = np.flatnonzero(part >= _VOICED_DB)  # a quieter hop is unvoiced: no pitch search
+            for s in range(0, len(loud), _YIN_BLOCK):
+                block = loud[s:s + _YIN_BLOCK]
+                f0[first + block] = _yin(rows[block])
         return f0, db
 
     # ---------------------------------------------------------------- dynamics

@@ -401,6 +401,12 @@ class PhoneRecognizer:
             for beam in (None, self.config.align_beam):
                 ok = d.align_words(pcm, " ".join(words), beam) if grammar is None else \
                     d.align_grammar(pcm, grammar, beam)
+                if ok and grammar is not None:
+                    # the grammar chose the chunk's words; the phone pass cannot run on a JSGF hypothesis
+                    # (bestpath=False leaves a "(NULL)" transition in it, which pocketsphinx cannot align: every
+                    # chunk failed and a long line was aligned whole, ~2 GB for 300 s): align those words as text
+                    chosen = [s.word.split("(")[0] for s in d.segments() if _is_word(s.word) and s.word != "(NULL)"]
+                    ok = bool(chosen) and d.align_words(pcm, " ".join(chosen), beam)
                 aligned = d.align_phones(pcm) if ok else None
                 if aligned is not None:
                     break
