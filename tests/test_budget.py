@@ -121,7 +121,7 @@ def test_over_grpc_a_line_without_room_is_resource_exhausted_naming_the_limit(si
         stub = fa_grpc.FaceAnimationStub(channel)
         limits = stub.Describe(fa.DescribeRequest()).limits
         assert (limits.max_concurrent_lines, limits.max_queued_lines, limits.line_queue_timeout_s) == (1, 1, 0.5)
-        assert limits.max_concurrent_line_audio_s == 600 and limits.max_line_cpu_s == 120
+        assert limits.max_concurrent_line_audio_s == 450 and limits.max_line_cpu_s == 120
         request = fa.AnimateLineRequest(idle_duration_s=1.0)
         with sidecar.animator.lines.admit(1.0):  # the one place is taken
             with pytest.raises(grpc.RpcError) as error:

@@ -132,9 +132,10 @@ class LimitsConfig:
     max_concurrent_lines: int = 4
     """Offline lines (AnimateLine, idle tracks) computed at once in one sidecar process; more wait their turn
     (mien.budget)."""
-    max_concurrent_line_audio_s: float = 600.0
-    """Seconds of audio of the lines computed at once, together (a line's peak memory grows with its audio: two
-    lines of max_audio_s fit); a line alone is always admitted."""
+    max_concurrent_line_audio_s: float = 450.0
+    """Seconds of audio of the lines computed at once, together (a line's peak memory grows with its audio: one
+    line of max_audio_s and others up to 150 s fit; two of max_audio_s at once, with the requests waiting
+    behind them, took 1.3-1.4 GB, bench/bench_limits.py); a line alone is always admitted."""
     max_queued_lines: int = 8
     """Lines that may wait for their turn (each holds its request's memory); one more is RESOURCE_EXHAUSTED."""
     line_queue_timeout_s: float = 120.0
