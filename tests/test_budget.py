@@ -13,7 +13,9 @@ from conftest import speech_bytes
 from mien import Animator, EncodedAudio, LineRequest
 from mien.budget import LineBudget, LineGate, checkpoint
 from mien.config import LimitsConfig, config_from_dict
-from mien.errors import Cancelled, DeadlineExceeded, ResourceExhausted
+from mien.errors import Cancelled, DeadlineExceeded, InvalidArgument, ResourceExhausted
+from mien.request import DeferredAudio, PcmInput
+from mien.server import convert
 from mien.server.app import Sidecar
 from mien.v1 import common_pb2 as pb
 from mien.v1 import face_animation_pb2 as fa
@@ -103,6 +105,39 @@ def test_a_recognized_line_over_its_cpu_budget_is_deadline_exceeded_and_an_aband
         animator.animate(request)
     with pytest.raises(Cancelled):
         Animator().animate(request, is_active=lambda: False)
+
+
+def test_deferred_audio_is_read_only_when_the_line_is_admitted_and_weighed_as_declared() -> None:
+    animator = Animator(config_from_dict({"limits": {"max_concurrent_lines": 1, "line_queue_timeout_s": 10}}))
+    reads: list[float] = []
+    data = speech_bytes("goforward")
+
+    def read() -> EncodedAudio:
+        reads.append(time.monotonic())
+        return EncodedAudio(data)
+
+    done: list[int] = []
+    request = LineRequest(audio=DeferredAudio(read, declared_s=2.5), transcript="go forward ten meters")
+    with animator.lines.admit(1.0):  # the one place is taken: the line waits without reading its audio
+        line = threading.Thread(target=lambda: done.append(animator.animate(request).n_frames))
+        line.start()
+        assert _until(lambda: animator.lines.waiting == 1)
+        time.sleep(0.2)
+        assert reads == []
+    line.join(30)
+    assert len(reads) == 1 and done and done[0] > 0
+    assert Animator._declared_s(request) == 2.5
+
+
+def test_a_grpc_line_request_defers_its_audio_and_checks_what_is_cheap_at_once() -> None:
+    pcm = bytes(3200)  # 0.1 s of 16 kHz mono s16le
+    msg = fa.AnimateLineRequest(audio=pb.AudioInput(pcm=pb.PcmAudio(data=pcm, sample_rate_hz=16000)))
+    line = convert.line_request(msg, LimitsConfig())
+    assert isinstance(line.audio, DeferredAudio) and line.audio.declared_s == pytest.approx(0.1)
+    assert line.audio.read() == PcmInput(pcm, 16000, "pcm_s16le", 1)
+    bad = fa.AnimateLineRequest(audio=pb.AudioInput(pcm=pb.PcmAudio(data=pcm, sample_rate_hz=16000, encoding=99)))
+    with pytest.raises(InvalidArgument, match="encoding"):
+        convert.line_request(bad, LimitsConfig())
 
 
 @pytest.fixture(scope="module")

@@ -225,7 +225,11 @@ def loudness_db(samples: np.ndarray, sample_rate_hz: int, n_frames: int, fps: fl
     # centred moving average of the power, via a cumulative sum (O(n) for any window)
     if not len(samples):
         return np.zeros(n_frames)
-    csum = np.concatenate([[0.0], np.cumsum(samples.astype(np.float64) ** 2)])
+    # csum[k] = the sum of the first k squares, built in place (one float64 copy of the line, not four)
+    csum = np.empty(len(samples) + 1)
+    csum[0] = 0.0
+    np.square(samples, out=csum[1:], dtype=np.float64)
+    np.cumsum(csum[1:], out=csum[1:])
     centre = np.clip((np.arange(n_frames) / fps * sample_rate_hz).astype(int), 0, len(samples) - 1)
     lo = np.clip(centre - win // 2, 0, len(samples))
     hi = np.clip(lo + win, 0, len(samples))

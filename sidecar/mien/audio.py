@@ -31,6 +31,7 @@ __all__ = [
     "Audio",
     "decode_audio",
     "decode_pcm",
+    "hop_mean_square",
     "resample",
 ]
 
@@ -116,6 +117,27 @@ def _finish(samples: np.ndarray, rate: int, field: str) -> Audio:
     samples = np.clip(samples.astype(np.float32, copy=False), -1.0, 1.0)
     # clipped again after resampling: the anti-aliasing filter overshoots on full-scale edges (Gibbs)
     return Audio(np.clip(resample(samples, rate, INTERNAL_SAMPLE_RATE_HZ), -1.0, 1.0), INTERNAL_SAMPLE_RATE_HZ)
+
+
+_HOPS_PER_PASS = 4096
+
+
+def hop_mean_square(samples: np.ndarray, hop: int) -> np.ndarray:
+    """Mean square (float64) of each ``hop`` samples, the last hop zero-padded: ceil(len / hop) values.
+
+    Computed :data:`_HOPS_PER_PASS` hops at a time (each hop on its own samples, so the values are those of the
+    whole line at once, bit for bit): a 300 s line in one pass took two float64 copies of it, ~77 MB."""
+    n = max(1, int(np.ceil(len(samples) / hop)))
+    out = np.empty(n)
+    for first in range(0, n, _HOPS_PER_PASS):
+        count = min(_HOPS_PER_PASS, n - first)
+        rows = np.zeros(count * hop)
+        part = samples[first * hop:(first + count) * hop]
+        rows[:len(part)] = part
+        squared = rows.reshape(count, hop)
+        squared *= squared
+        out[first:first + count] = squared.mean(axis=1)
+    return out
 
 
 def resample(samples: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:

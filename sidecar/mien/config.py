@@ -134,8 +134,8 @@ class LimitsConfig:
     (mien.budget)."""
     max_concurrent_line_audio_s: float = 450.0
     """Seconds of audio of the lines computed at once, together (a line's peak memory grows with its audio: one
-    line of max_audio_s and others up to 150 s fit; two of max_audio_s at once, with the requests waiting
-    behind them, took 1.3-1.4 GB, bench/bench_limits.py); a line alone is always admitted."""
+    line of max_audio_s and others up to 150 s fit, and the sidecar stays within 1.2 GB under eight of the
+    largest requests, bench/bench_limits.py); a line alone is always admitted."""
     max_queued_lines: int = 8
     """Lines that may wait for their turn (each holds its request's memory); one more is RESOURCE_EXHAUSTED."""
     line_queue_timeout_s: float = 120.0

@@ -262,7 +262,8 @@ def expression_curves(
     pulse = np.zeros(n)
     for e in emphasis:
         dt = t - e.time_s
-        shape = np.where(dt < 0, np.exp(-((dt / 0.08) ** 2)), np.exp(-dt / 0.35))
+        # (the decay is evaluated where it is used only: long before an event it would overflow)
+        shape = np.where(dt < 0, np.exp(-((dt / 0.08) ** 2)), np.exp(-np.maximum(dt, 0.0) / 0.35))
         pulse = np.maximum(pulse, e.strength * shape)
     raise_ = pulse * brow_gain
     face[:, INDEX["browInnerUp"]] += raise_

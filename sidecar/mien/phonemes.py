@@ -44,7 +44,7 @@ import numpy as np
 
 from . import _g2p, _text
 from ._sphinx import AlignedWord, Decoder
-from .audio import INTERNAL_SAMPLE_RATE_HZ, Audio
+from .audio import INTERNAL_SAMPLE_RATE_HZ, Audio, hop_mean_square
 from .budget import checkpoint
 from .track import PhoneSegment
 
@@ -645,10 +645,7 @@ def _merge_spans(words: list[_Word]) -> list[_Word]:
 
 def _level_db(samples: np.ndarray, hop: int) -> np.ndarray:
     """RMS level of each 10 ms frame in dB full scale."""
-    n = max(1, int(np.ceil(len(samples) / hop)))
-    padded = np.zeros(n * hop, dtype=np.float64)
-    padded[: len(samples)] = samples
-    return np.asarray(10.0 * np.log10((padded.reshape(n, hop) ** 2).mean(axis=1) + 1e-12))
+    return np.asarray(10.0 * np.log10(hop_mean_square(samples, hop) + 1e-12))
 
 
 def _quiet_frames(samples: np.ndarray, hop: int, floor_db: float, absolute_dbfs: float,

@@ -16,7 +16,6 @@ all build a :class:`LineRequest` and call :meth:`Animator.animate`.
 
 from __future__ import annotations
 
-import io
 import math
 import time
 import uuid
@@ -25,11 +24,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-import soundfile as sf
 
 from . import __version__
 from .articulation import SpeechStyle, articulate, loudness_db, mouth_curves
-from .audio import INTERNAL_SAMPLE_RATE_HZ, PCM_ENCODINGS, Audio, decode_audio, decode_pcm, resample
+from .audio import INTERNAL_SAMPLE_RATE_HZ, Audio, decode_audio, decode_pcm, resample
 from .budget import LineBudget, LineGate, checkpoint
 from .channels import CHANNELS
 from .config import Config
@@ -46,6 +44,7 @@ from .request import (
     MODES,
     AnimationOptions,
     AutoEmotion,
+    DeferredAudio,
     EmotionInput,
     EmotionSource,
     EncodedAudio,
@@ -56,6 +55,7 @@ from .request import (
     check_output_size,
     check_seed,
     check_transcript,
+    declared_audio_s,
     resolve_auto,
     resolve_fps,
 )
@@ -80,6 +80,8 @@ _AROUSAL = np.array([VAD_ANCHORS[e][1] for e in EMOTIONS])
 _VAD = np.array([VAD_ANCHORS[e] for e in EMOTIONS])
 _NEURAL_BLOCK_S = 10.0
 """Seconds of audio an offline neural line is computed at a time (memory follows the block, not the line)."""
+_HEAD_BLOCK_S = 10.0
+"""Seconds of audio the head stage of an offline line is fed at a time (the same frames as a whole feed)."""
 
 
 def _put(values: np.ndarray, filled: int, batch: FrameBatch | None) -> int:
@@ -138,6 +140,8 @@ class Animator:
     def _audio(self, request: LineRequest) -> Audio | None:
         limit = self.config.limits.max_audio_s
         src = request.audio
+        if isinstance(src, DeferredAudio):
+            src = src.read()  # held only until decoded
         if isinstance(src, EncodedAudio):
             return decode_audio(src.data, max_duration_s=limit)
         if isinstance(src, PcmInput):
@@ -262,22 +266,11 @@ class Animator:
 
     @staticmethod
     def _declared_s(request: LineRequest) -> float:
-        """The seconds of audio a request declares (what its admission weighs), without decoding it; 0 when it
-        cannot be told (the decoding then refuses the request)."""
-        src = request.audio
-        if src is None:
-            idle = request.idle_duration_s
-            return float(idle) if math.isfinite(idle) and idle > 0 else 0.0
-        if isinstance(src, Audio):
-            return src.duration_s
-        if isinstance(src, PcmInput):
-            width = PCM_ENCODINGS.get(src.encoding, (None, 2))[1]
-            return len(src.data) / max(1, width * max(1, src.channels)) / max(1, src.sample_rate_hz)
-        try:
-            info = sf.info(io.BytesIO(src.data))
-        except (sf.LibsndfileError, RuntimeError, TypeError):
-            return 0.0
-        return info.frames / info.samplerate if info.frames > 0 and info.samplerate > 0 else 0.0
+        """The seconds of audio a request declares (what its admission weighs), without decoding it."""
+        if request.audio is not None:
+            return declared_audio_s(request.audio)
+        idle = request.idle_duration_s
+        return float(idle) if math.isfinite(idle) and idle > 0 else 0.0
 
     def _animate(self, request: LineRequest, started: float) -> Track:
         audio = self._audio(request)
@@ -347,12 +340,27 @@ class Animator:
         """Head motion from the line's audio (the same causal stage a stream runs), or listening motion."""
         head = HeadMotion(request.seed, fps, self.config.head, scale=request.options.head_motion_scale,
                           listening=audio is None)
-        if audio is not None:
-            samples = audio.samples
-            if audio.sample_rate_hz != INTERNAL_SAMPLE_RATE_HZ:
-                samples = resample(samples, audio.sample_rate_hz, INTERNAL_SAMPLE_RATE_HZ)
-            head.feed(samples)
-        head.render(values, 0, weights @ _VAD)
+        vad = weights @ _VAD
+        if audio is None:
+            head.render(values, 0, vad)
+            return
+        samples = audio.samples
+        if audio.sample_rate_hz != INTERNAL_SAMPLE_RATE_HZ:
+            samples = resample(samples, audio.sample_rate_hz, INTERNAL_SAMPLE_RATE_HZ)
+        # fed and rendered a block at a time, as a stream is (the stage is causal: the same frames in any
+        # chunking, tests/test_head.py); it keeps a float64 copy of what it is fed, ~38 MB for a whole 300 s line
+        n = len(values)
+        block = int(_HEAD_BLOCK_S * INTERNAL_SAMPLE_RATE_HZ)
+        fed = done = 0
+        while True:
+            head.feed(samples[fed:fed + block])
+            fed = min(len(samples), fed + block)
+            ready = n if fed >= len(samples) else min(n, math.floor(fed / INTERNAL_SAMPLE_RATE_HZ * fps) + 1)
+            if ready > done:
+                head.render(values[done:ready], done, vad[done:ready])
+                done = ready
+            if fed >= len(samples):
+                return
 
     def animate_many(self, requests: Sequence[LineRequest]) -> list[Track]:
         return [self.animate(r) for r in requests]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .audio import resample
+from .audio import hop_mean_square, resample
 from .track import PhoneSegment
 
 __all__ = ["Emphasis", "Prosody", "analyse", "line_pitch_hz", "pitch_hz", "speaking_envelope"]
@@ -122,10 +122,9 @@ def _yin(samples: np.ndarray, sample_rate_hz: int, hop: int, win: int, first: in
 
 def _loudness_10ms(samples: np.ndarray, sample_rate_hz: int) -> np.ndarray:
     hop = int(_HOP_S * sample_rate_hz)
-    n = int(np.ceil(len(samples) / hop))
-    padded = np.zeros(n * hop)
-    padded[: len(samples)] = samples
-    return np.asarray(10.0 * np.log10((padded.reshape(n, hop) ** 2).mean(axis=1) + 1e-10))
+    if not len(samples):
+        return np.zeros(0)
+    return np.asarray(10.0 * np.log10(hop_mean_square(samples, hop) + 1e-10))
 
 
 def line_pitch_hz(samples: np.ndarray, sample_rate_hz: int) -> np.ndarray:

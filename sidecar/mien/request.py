@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from .audio import Audio
+import soundfile as sf
+
+from .audio import PCM_ENCODINGS, Audio
 from .config import AnimationConfig, LimitsConfig
 from .emotion import Emotion, EmotionKeyframe
 from .errors import FailedPrecondition, InvalidArgument
@@ -19,6 +23,8 @@ __all__ = [
     "Mode",
     "EncodedAudio",
     "PcmInput",
+    "DeferredAudio",
+    "declared_audio_s",
     "AutoEmotion",
     "EmotionInput",
     "AnimationOptions",
@@ -57,6 +63,36 @@ class PcmInput:
 
 
 @dataclass(frozen=True)
+class DeferredAudio:
+    """Audio read out of its carrier (a transport's request message) only when the line's turn comes.
+
+    A line that waits for its turn (mien.budget) then holds its audio once, in the message, not also as a copy;
+    and the copy :meth:`read` makes is dropped as soon as it is decoded, not kept for the whole line. A 300 s
+    line of 48 kHz PCM is 28.8 MB. ``declared_s`` (:func:`declared_audio_s` of what ``read`` returns) is what
+    the admission weighs."""
+
+    read: Callable[[], EncodedAudio | PcmInput]
+    declared_s: float
+
+
+def declared_audio_s(src: EncodedAudio | PcmInput | Audio | DeferredAudio) -> float:
+    """The seconds of audio ``src`` declares, without decoding it; 0 when that cannot be told (decoding then
+    refuses it)."""
+    if isinstance(src, DeferredAudio):
+        return src.declared_s
+    if isinstance(src, Audio):
+        return src.duration_s
+    if isinstance(src, PcmInput):
+        width = PCM_ENCODINGS.get(src.encoding, (None, 2))[1]
+        return len(src.data) / max(1, width * max(1, src.channels)) / max(1, src.sample_rate_hz)
+    try:
+        info = sf.info(io.BytesIO(src.data))
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        return 0.0
+    return info.frames / info.samplerate if info.frames > 0 and info.samplerate > 0 else 0.0
+
+
+@dataclass(frozen=True)
 class AutoEmotion:
     """Take the emotion from the NPC's state (EmotionState service)."""
 
@@ -92,7 +128,7 @@ class AnimationOptions:
 class LineRequest:
     """Everything needed to animate one line. ``audio`` None + ``idle_duration_s`` > 0 = idle track."""
 
-    audio: EncodedAudio | PcmInput | Audio | None = None
+    audio: EncodedAudio | PcmInput | Audio | DeferredAudio | None = None
     transcript: str | None = None
     emotion: EmotionInput = field(default_factory=Emotion.neutral)
     fps: float | None = None

@@ -19,12 +19,14 @@ from ..errors import InvalidArgument
 from ..request import (
     AnimationOptions,
     AutoEmotion,
+    DeferredAudio,
     EmotionInput,
     EncodedAudio,
     LineRequest,
     Mode,
     PcmInput,
     check_keyframe_count,
+    declared_audio_s,
 )
 from ..streaming import FrameBatch, StreamSession, StreamStart, StreamSummary
 from ..track import Track
@@ -138,12 +140,29 @@ def audio_input(msg: pb.AudioInput, field: str = "audio") -> EncodedAudio | PcmI
     return None
 
 
+def deferred_audio(msg: pb.AudioInput, field: str = "audio") -> DeferredAudio | None:
+    """The audio of a line request, read out of the message only when the line's turn comes (the message
+    keeps its own copy while the line waits: see :class:`~mien.request.DeferredAudio`). What is cheap to
+    check (the oneof, the encoding) is checked now."""
+    audio = audio_input(msg, field)  # a transient copy of the bytes: how long the audio says it is
+    if audio is None:
+        return None
+    declared_s = declared_audio_s(audio)
+    del audio
+    return DeferredAudio(lambda: _present(audio_input(msg, field)), declared_s)
+
+
+def _present(audio: EncodedAudio | PcmInput | None) -> EncodedAudio | PcmInput:
+    assert audio is not None  # checked when the request was converted; the message is not changed after
+    return audio
+
+
 def line_request(msg: fa.AnimateLineRequest, limits: LimitsConfig) -> LineRequest:
     if msg.mode not in _MODES:
         raise InvalidArgument(f"mode = {msg.mode} is not a known mode; accepted: "
                               f"{', '.join(fa.AnimationMode.keys())}", field="mode")
     return LineRequest(
-        audio=audio_input(msg.audio) if msg.HasField("audio") else None,
+        audio=deferred_audio(msg.audio) if msg.HasField("audio") else None,
         transcript=msg.transcript or None,
         emotion=emotion_input(msg.emotion, msg.npc_id, limits=limits),
         fps=msg.fps or None,
