@@ -26,9 +26,11 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import signal
 import socket
 import stat
 import sys
+import threading
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -364,6 +366,7 @@ class _Lines:
                     track.info.mode, track.info.processing_ms)
 
     def run(self) -> int:
+        _work_begins()
         failed = 0
         for item in self.inputs:
             try:
@@ -457,6 +460,7 @@ def _cmd_live(args: argparse.Namespace, config: Config) -> int:
         raise FailedPrecondition("mien live needs the neural model (neural.model)", field="neural.model")
     animator = Animator(config, neural_model=model)
     assert animator.streams is not None
+    _work_begins()
     if args.input:
         _regular(Path(args.input), f"--input {args.input}: ", "give an audio file")
         try:
@@ -548,7 +552,32 @@ def _printable(record: Any) -> bool:
     return True
 
 
+def _leave_at_once(signum: int, frame: object) -> None:
+    """Ctrl-C while a command starts up (models loading, nothing written yet): exit 130 now.
+
+    Raised there, the interrupt need not come back as KeyboardInterrupt: onnxruntime's import turns it into
+    ImportError, and a library's guarded import may swallow it and go on to wait for stdin."""
+    os.write(2, b"ERROR   interrupted\n")
+    os._exit(EXIT_INTERRUPTED)
+
+
+def _work_begins() -> None:
+    """From here on Ctrl-C raises KeyboardInterrupt, so a file being written is finished or removed."""
+    if signal.getsignal(signal.SIGINT) is _leave_at_once:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, _leave_at_once) if on_main_thread else None
+    try:
+        return _main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     logger.remove()
     logger.add(sys.stderr, level="INFO", format="<level>{level: <7}</level> {message}", filter=_printable)
@@ -563,6 +592,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "bake":
             from mien_bake.cli import run_bake
 
+            _work_begins()  # the bake keeps its finished lines on Ctrl-C, and its lock is released
             return run_bake(args, config)
     except MienError as error:
         logger.error("{}", error)

@@ -8,6 +8,7 @@ was changed (every file of the case's folder, and /dev/null, are compared before
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -220,16 +221,69 @@ def test_a_closed_stdout_is_one_error_not_a_traceback(tmp_path: Path) -> None:
     assert "stdout was closed by its reader" in err and "Traceback" not in err and "Exception ignored" not in err, err
 
 
+_READ_SYSCALL = {"x86_64": "0", "aarch64": "63"}
+
+
+def _wait_until_reading_stdin(proc: subprocess.Popen[bytes], timeout_s: float = 240.0) -> None:
+    """Until the process's main thread blocks in read(0): started up, models loaded (a fixed sleep is a race)."""
+    number = _READ_SYSCALL.get(os.uname().machine)
+    if number is None:
+        pytest.skip(f"no read syscall number for {os.uname().machine}")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"exited {proc.returncode} before reading stdin"
+        with contextlib.suppress(OSError):  # the task may be between states
+            if Path(f"/proc/{proc.pid}/syscall").read_text().split()[:2] == [number, "0x0"]:
+                return
+        time.sleep(0.05)
+    proc.kill()
+    pytest.fail(f"not reading stdin after {timeout_s} s")
+
+
+def _finish(proc: subprocess.Popen[bytes], timeout_s: float = 120.0) -> tuple[int, str]:
+    try:
+        _, err = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        pytest.fail(f"still running {timeout_s} s after Ctrl-C: {err.decode(errors='replace')[-2000:]}")
+    return proc.returncode, err.decode(errors="replace")
+
+
 def test_ctrl_c_is_exit_130_without_traceback_or_litter(tmp_path: Path) -> None:
     proc = subprocess.Popen([*mien_command(), "animate", "-", "-o", str(tmp_path / "x.csv")], stdin=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=_env(), cwd=tmp_path)
-    assert proc.stdin is not None and proc.stderr is not None
-    time.sleep(3)  # the interpreter is up and waiting for stdin
+    _wait_until_reading_stdin(proc)
     proc.send_signal(signal.SIGINT)
-    err = proc.stderr.read().decode()
-    assert proc.wait(timeout=60) == 130, err
-    proc.stdin.close()
+    code, err = _finish(proc)
+    assert code == 130, err
     assert "interrupted" in err and "Traceback" not in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+_INTERRUPTED_WHILE_LOADING = """
+import os, signal, sys, time
+import mien.cli as cli
+
+def loading(*args):  # Ctrl-C lands inside a native import, which hands it back as ImportError (onnxruntime does)
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(30)
+    except KeyboardInterrupt:
+        raise ImportError("initialization failed") from None
+    return None  # or a guarded import swallowed it: the command would go on and wait for stdin
+
+cli._animator = loading
+sys.exit(cli.main(["animate", "-", "-o", "x.csv"]))
+"""
+
+
+def test_ctrl_c_while_models_load_is_exit_130_not_another_error(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", _INTERRUPTED_WHILE_LOADING], stdin=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=_env(), cwd=tmp_path)
+    code, err = _finish(proc)
+    assert code == 130, err
+    assert "interrupted" in err and "Traceback" not in err and "ImportError" not in err, err
     assert list(tmp_path.iterdir()) == []
 
 
