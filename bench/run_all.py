@@ -539,7 +539,8 @@ BENCHES: list[Bench] = [
                    lambda v: f"r = {v[0]:+.3f} at {v[1]:+d} ms", needs_model=True),
         ],
         lambda o: 240, json_file=False, parse=_metahuman_parse, skip=_no_emoface,
-    ),    Bench(
+    ),
+    Bench(
         "limits", "sidecar peak memory under the largest requests the default limits allow (`mien serve`, gRPC, "
         "HTTP/JSON, streams; 300 s lines on metahuman at the largest fps max_output_values allows)",
         "bench/bench_limits.py", lambda o: ["--quick"] if o.quick else [],
