@@ -568,13 +568,13 @@ def _work_begins() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    on_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, _leave_at_once) if on_main_thread else None
+    if threading.current_thread() is not threading.main_thread():  # signals are set on the main thread only
+        return _main(argv)
+    previous = signal.signal(signal.SIGINT, _leave_at_once)
     try:
         return _main(argv)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+    finally:  # None: the handler was not set from Python (treated as the default)
+        signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
 
 
 def _main(argv: Sequence[str] | None) -> int:
