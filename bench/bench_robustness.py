@@ -20,7 +20,7 @@ X.phones.tsv); by default the repository's fixtures plus, when ``$MIEN_EVAL_SETS
 ``uqm/tune`` clips (never the clips measured), or of the fixtures when those are measured alone.
 
     python bench/bench_robustness.py [--sets DIR ...] [--conditions all|NAME,...] [--max-clips N]
-                                     [--wrong N] [--json out.json]
+                                     [--wrong N] [--set SECTION.KEY=VALUE ...] [--json out.json]
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _conditions import CONDITIONS, Context, seed_of  # noqa: E402
+from _settings import overrides  # noqa: E402
 
 from mien import AnimationOptions, Animator, EncodedAudio, LineRequest, Track  # noqa: E402
 from mien.config import config_from_dict  # noqa: E402
@@ -144,6 +145,8 @@ def main() -> dict[str, object]:
     parser.add_argument("--max-clips", type=int, default=0, help="at most this many clips per set (0: all)")
     parser.add_argument("--wrong", type=int, default=12, help="wrong transcripts per kind and condition")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="a setting changed from the defaults, to compare (e.g. phonemes.recognizers=1)")
     parser.add_argument("--json")
     args = parser.parse_args()
 
@@ -161,7 +164,7 @@ def main() -> dict[str, object]:
         n for n in CONDITIONS if any(n.startswith(p.strip()) for p in args.conditions.split(","))]
     wrong = wrong_transcripts(clips, args.wrong)
 
-    config = config_from_dict({"state": {"db_path": ":memory:"}})
+    config = config_from_dict({"state": {"db_path": ":memory:"}, **overrides(args.overrides)})
     animator = Animator(config)
     animator.recognizer.warm_up()
     options = AnimationOptions(blink_scale=0.0, gaze_scale=0.0, micro_motion_scale=0.0)

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import speech_bytes
 from mien import Animator, EncodedAudio, LineRequest
-from mien.budget import LineBudget, LineGate, checkpoint
+from mien.budget import LineBudget, LineGate, checkpoint, on_behalf
 from mien.config import LimitsConfig, config_from_dict
 from mien.errors import Cancelled, DeadlineExceeded, InvalidArgument, ResourceExhausted
 from mien.request import DeferredAudio, PcmInput
@@ -96,6 +96,33 @@ def test_the_cpu_budget_stops_a_line_at_a_checkpoint() -> None:
         with pytest.raises(DeadlineExceeded, match=r"limits\.max_line_cpu_s"):
             checkpoint()
     checkpoint()  # outside the block: no budget
+
+
+def _spin(cpu_s: float) -> None:
+    deadline = time.thread_time() + cpu_s
+    while time.thread_time() < deadline:
+        sum(range(1000))
+
+
+def test_cpu_spent_in_helper_threads_counts_toward_the_line_and_their_checkpoints_check_it() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    budget = LineBudget(0.3)
+    with ThreadPoolExecutor(max_workers=2) as pool, budget.applied():
+        # two helpers each spend 0.2 s of CPU: neither alone is over 0.3 s, the line is
+        for job in [pool.submit(on_behalf(_spin), 0.2) for _ in range(2)]:
+            job.result()
+        assert budget.cpu_s >= 0.4
+        with pytest.raises(DeadlineExceeded, match=r"limits\.max_line_cpu_s"):
+            checkpoint()
+        # a helper's own checkpoint sees the line's budget (and what that helper is spending now)
+        def spend_then_check() -> None:
+            checkpoint()
+
+        with pytest.raises(DeadlineExceeded):
+            pool.submit(on_behalf(spend_then_check)).result()
+        assert pool.submit(checkpoint).result() is None  # not on the line's behalf: no budget there
+    assert on_behalf(_spin) is _spin  # outside a line: the function itself
 
 
 def test_a_recognized_line_over_its_cpu_budget_is_deadline_exceeded_and_an_abandoned_one_stops() -> None:

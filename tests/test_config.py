@@ -42,6 +42,10 @@ def test_yaml_file(tmp_path: Path) -> None:
         ({"state": {"auto_create": "yes"}}, "expected true or false"),
         ({"state": {"emotion_half_life_s": 500}}, "must be shorter than state.mood_half_life_s"),
         ({"state": {"sqlite_synchronous": "SOMETIMES"}}, "state.sqlite_synchronous"),
+        # 0 decoders would make every line wait for a decoder forever
+        ({"phonemes": {"aligners": 0}}, "phonemes.aligners: 0 is out of range; accepted: 1 to 16"),
+        ({"phonemes": {"recognizers": 0}}, "phonemes.recognizers: 0 is out of range; accepted: 1 to 16"),
+        ({"phonemes": {"recognize_chunk_s": 120}}, "phonemes.recognize_chunk_s"),
         ([1, 2], "expected a mapping"),
     ],
 )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
-from conftest import speech_bytes, transcript
+from conftest import SPEECH, speech_bytes, transcript
 from mien import Animator
 from mien._g2p import spell_out
 from mien._text import number_words, tokenize
@@ -173,3 +175,39 @@ def test_a_long_line_is_aligned_chunk_by_chunk(animator: Animator) -> None:
     chunked = recognizer._align_chunked(audio.pcm16(), words, plan)
     assert chunked is not None, "the chunks did not account for the words: the line would be aligned whole"
     assert [w.name.split("(")[0] for w in chunked if _is_word(w.name)] == words
+
+
+def test_a_long_line_is_recognised_in_chunks_cut_at_pauses_whatever_the_number_of_decoders() -> None:
+    """Recognition cuts a long line at its pauses into chunks of about ``recognize_chunk_s`` (never longer than
+    RECOGNIZE_CHUNK_S) and decodes them in parallel; decoders keep no history, so one decoder or two give the
+    same timeline, and every cut falls in a pause, not inside a word."""
+    from mien.phonemes import RECOGNIZE_CHUNK_S, PhonemeConfig, PhoneRecognizer, _recognition_chunks
+
+    names = ["librivox_0870", "librivox_0880", "librivox_0890", "librivox_0920", "cards_001", "cards_005"]
+    pause = np.zeros(6400, dtype=np.float32)  # 0.4 s
+    parts = [np.concatenate([audio_of(n).samples, pause]) for n in names]
+    audio = Audio(np.concatenate(parts))
+    n_frames = int(np.ceil(len(audio.samples) / 160))
+    config = PhonemeConfig(recognize_chunk_s=6.0)
+    chunks = _recognition_chunks(audio, 0, n_frames, config)
+    assert len(chunks) >= 3
+    assert chunks[0][0] == 0 and chunks[-1][1] == n_frames
+    assert all(a < b and b - a <= RECOGNIZE_CHUNK_S * 100 for a, b in chunks)
+    assert all(prev[1] == nxt[0] for prev, nxt in itertools.pairwise(chunks))
+    speech = []  # (start, end) frames of every phone of the references, joined like the audio
+    offset = 0.0
+    for name, part in zip(names, parts, strict=True):
+        for row in (SPEECH / f"{name}.phones.tsv").read_text().splitlines()[1:]:  # after the header
+            start, end, phone = row.split("\t")[:3]
+            if phone != "SIL":
+                speech.append(((float(start) + offset) * 100, (float(end) + offset) * 100))
+        offset += len(part) / 16000
+    for _, cut in chunks[:-1]:  # in a pause, never inside a phone
+        assert not any(a < cut < b for a, b in speech), cut
+    two = PhoneRecognizer(config).recognize(audio)
+    one = PhoneRecognizer(PhonemeConfig(recognize_chunk_s=6.0, recognizers=1)).recognize(audio)
+    assert two == one
+    assert {"M", "P", "B"} & {p.phone for p in two.phones}
+    # a span of the line is cut the same way, within the span
+    inner = _recognition_chunks(audio, 300, n_frames - 300, config)
+    assert inner[0][0] == 300 and inner[-1][1] == n_frames - 300

@@ -8,9 +8,10 @@ Two bounds, both from :class:`~mien.config.LimitsConfig` and reported by Describ
   fit waits its turn, at most ``limits.line_queue_timeout_s``; at most ``limits.max_queued_lines`` wait; beyond
   either it is RESOURCE_EXHAUSTED naming the limit. Short lines pass long ones that wait for audio budget.
 * :class:`LineBudget`: a line may use at most ``limits.max_line_cpu_s`` seconds of CPU (of the thread that computes
-  it), and stops as soon as its caller has gone (a cancelled call, a client that disconnected). The stages check
-  it between their steps (:func:`checkpoint`); past the budget the line ends with DEADLINE_EXCEEDED naming the
-  limit, a cancelled one with :class:`~mien.errors.Cancelled`.
+  it and of the helper threads a stage hands parts of it to: :func:`on_behalf`), and stops as soon as its caller
+  has gone (a cancelled call, a client that disconnected). The stages check it between their steps
+  (:func:`checkpoint`); past the budget the line ends with DEADLINE_EXCEEDED naming the limit, a cancelled one with
+  :class:`~mien.errors.Cancelled`.
 """
 
 from __future__ import annotations
@@ -20,33 +21,60 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from .errors import Cancelled, DeadlineExceeded, ResourceExhausted
 
 if TYPE_CHECKING:  # the config imports the stages, which import this module
     from .config import LimitsConfig
 
-__all__ = ["LineGate", "LineBudget", "checkpoint"]
+__all__ = ["LineGate", "LineBudget", "checkpoint", "on_behalf"]
 
 _POLL_S = 0.1
 """How often a waiting line re-checks whether its caller is still there."""
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 _CURRENT: contextvars.ContextVar[LineBudget | None] = contextvars.ContextVar("mien_line_budget", default=None)
 
 
 class LineBudget:
-    """The CPU budget and liveness of the line computed in this thread (see :func:`checkpoint`)."""
+    """The CPU budget and liveness of the line computed in this thread and its helpers (see :func:`checkpoint`)."""
 
     def __init__(self, max_cpu_s: float, is_active: Callable[[], bool] | None = None) -> None:
         self.max_cpu_s = max_cpu_s
         self._is_active = is_active
+        self._owner = threading.get_ident()
         self._started = time.thread_time()
+        self._owner_s = 0.0  # the owner thread's CPU as of its last look (helpers cannot read its clock)
+        self._helpers_s = 0.0  # CPU of finished helper jobs
+        self._lock = threading.Lock()
+        self._helper = threading.local()  # a helper job's start, in that helper thread
 
     @property
     def cpu_s(self) -> float:
-        """CPU seconds this thread has spent on the line so far."""
-        return time.thread_time() - self._started
+        """CPU seconds spent on the line so far: its own thread's and its helpers' (a running helper job counts
+        when that helper looks)."""
+        running = 0.0
+        if threading.get_ident() == self._owner:
+            self._owner_s = time.thread_time() - self._started
+        else:
+            started = getattr(self._helper, "started", None)
+            running = 0.0 if started is None else time.thread_time() - started
+        with self._lock:
+            return self._owner_s + self._helpers_s + running
+
+    @contextmanager
+    def _helping(self) -> Iterator[None]:
+        started = self._helper.started = time.thread_time()
+        try:
+            with self.applied():
+                yield
+        finally:
+            del self._helper.started
+            with self._lock:
+                self._helpers_s += time.thread_time() - started
 
     def check(self) -> None:
         if self._is_active is not None and not self._is_active():
@@ -72,6 +100,21 @@ def checkpoint() -> None:
     budget = _CURRENT.get()
     if budget is not None:
         budget.check()
+
+
+def on_behalf(fn: Callable[_P, _T]) -> Callable[_P, _T]:
+    """``fn``, to be run in a helper thread (a pool's) for the line computed in this thread: its CPU counts toward
+    that line's budget and its :func:`checkpoint` calls check that line. Wrap when submitting:
+    ``pool.submit(on_behalf(work), ...)``. Without a budget here, ``fn`` itself."""
+    budget = _CURRENT.get()
+    if budget is None:
+        return fn
+
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        with budget._helping():
+            return fn(*args, **kwargs)
+
+    return run
 
 
 class LineGate:

@@ -41,7 +41,7 @@ from .expression import ExpressionConfig
 from .gaze import GazeConfig
 from .head import HeadConfig
 from .livelinkface import parse_target
-from .phonemes import PhonemeConfig
+from .phonemes import RECOGNIZE_CHUNK_S, PhonemeConfig
 
 __all__ = [
     "short_repr",
@@ -220,7 +220,12 @@ _RANGES: dict[str, tuple[float, float]] = {
     "animation.default_fps": (1, 240),
     "animation.min_fps": (1, 240),
     "animation.max_fps": (1, 240),
-    "phonemes.decoders": (1, 16),
+    "phonemes.aligners": (1, 16),
+    "phonemes.recognizers": (1, 16),
+    "phonemes.split_min_s": (1, 3600),
+    "phonemes.chunk_s": (2, 600),
+    "phonemes.recognizer_max_hmms_per_frame": (100, 100_000),
+    "phonemes.recognize_chunk_s": (2, float(RECOGNIZE_CHUNK_S)),
     "phonemes.screen_line_gap_per_frame": (0, 1000),
     "phonemes.screen_word_gap_per_frame": (0, 1000),
     "phonemes.screen_word_excess_per_frame": (0, 1000),

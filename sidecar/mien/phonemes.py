@@ -17,7 +17,9 @@ Without a transcript: speech recognition with the bundled general English langua
 (pocketsphinx n-gram search, single fast pass), then phone alignment of the recognised words.
 On real speech this finds bilabials far more reliably than free phone-loop recognition
 (measured on the fixtures: 91 % of p/b/m found vs 71 %, 91 % of frames labelled right vs
-65 %), at about 0.3-0.5x real time. Recognised phones are gated by an energy voice-activity
+65 %). The line is cut at pauses into chunks of about ten seconds, recognised in parallel by
+``recognizers`` decoders (x14 real time in process for 60 s of speech on two cores;
+``bench/bench_recognition.py``). Recognised phones are gated by an energy voice-activity
 detector so that noise in pauses does not move the mouth. This is the accurate offline
 path; the real-time path without transcript is the neural model.
 
@@ -45,7 +47,7 @@ import numpy as np
 from . import _g2p, _text
 from ._sphinx import AlignedWord, Decoder
 from .audio import INTERNAL_SAMPLE_RATE_HZ, Audio, hop_mean_square
-from .budget import checkpoint
+from .budget import checkpoint, on_behalf
 from .track import PhoneSegment
 
 __all__ = [
@@ -97,8 +99,15 @@ class PhonemeConfig:
 
     aligners: int = 2
     """Alignment decoders kept loaded (~27 MB each); also the threads one long line is split over."""
-    recognizers: int = 1
-    """Recognition decoders kept loaded (~90 MB each, with the language model)."""
+    recognizers: int = 2
+    """Recognition decoders kept loaded (~90 MB each, with the language model; each created when first needed);
+    also the threads one line's recognition is split over."""
+    recognizer_max_hmms_per_frame: int = 3000
+    """Recognition keeps at most this many HMMs active a frame (pocketsphinx's ``maxhmmpf``; its default, 30000,
+    is x1.5 slower and finds the same closures: ``bench/bench_recognition.py``)."""
+    recognize_chunk_s: float = 10.0
+    """Recognition cuts a line at pauses into chunks of about this length (never longer than
+    :data:`RECOGNIZE_CHUNK_S`), decoded in parallel by the ``recognizers``."""
     split_min_s: float = 12.0
     """Lines at least this long are aligned in parallel chunks."""
     chunk_s: float = 8.0
@@ -188,6 +197,8 @@ class PhoneRecognizer:
         self._aligners = _DecoderPool(self._new_aligner, self.config.aligners)
         self._recognizers = _DecoderPool(self._new_recognizer, self.config.recognizers)
         self._threads = ThreadPoolExecutor(max_workers=self.config.aligners, thread_name_prefix="mien-align")
+        self._rec_threads = ThreadPoolExecutor(max_workers=self.config.recognizers,
+                                               thread_name_prefix="mien-recognize")
         # Spelled-out pronunciations of unknown words, added to every aligner before it decodes
         # (each decoder has its own dictionary).
         self._spelled: dict[str, str] = {}
@@ -203,10 +214,10 @@ class PhoneRecognizer:
         decoder.enable_phone_loop()
         return decoder
 
-    @staticmethod
-    def _new_recognizer() -> Decoder:
+    def _new_recognizer(self) -> Decoder:
         # the fast single-pass n-gram configuration (see the module docstring for its accuracy)
-        return Decoder(language_model=True, samprate=float(INTERNAL_SAMPLE_RATE_HZ), bestpath=False, fwdflat=False)
+        return Decoder(language_model=True, samprate=float(INTERNAL_SAMPLE_RATE_HZ), bestpath=False, fwdflat=False,
+                       maxhmmpf=self.config.recognizer_max_hmms_per_frame)
 
     def warm_up(self) -> None:
         """Load the decoders now (the server calls this at start-up, not on the first request)."""
@@ -223,8 +234,8 @@ class PhoneRecognizer:
         return self.align(audio, transcript)
 
     def recognize(self, audio: Audio, reason: Sequence[str] = ()) -> PhoneTimeline:
-        """Phonetic recognition of the whole line (no transcript), :data:`RECOGNIZE_CHUNK_S` at a time (the
-        decoder's memory grows with what it decodes at once: a 300 s line in one piece took 1.6 GB)."""
+        """Phonetic recognition of the whole line (no transcript), cut at pauses into chunks decoded in parallel
+        (the decoder's memory also grows with what it decodes at once: a 300 s line in one piece took 1.6 GB)."""
         labels, _ = self._recognize_line(audio)
         return PhoneTimeline(_segments(labels, {}), "recognized", tuple(reason))
 
@@ -244,7 +255,7 @@ class PhoneRecognizer:
                 if audio.duration_s >= self.config.split_min_s and self.config.aligners >= 2 else None)
         # the phone loop of the same frames runs beside the alignment (one job per chunk of a long line)
         spans = [(a, b) for (a, b), _, _ in plan] if plan else [(0, n_frames)]
-        loops = [self._threads.submit(self._loop_span, audio, a, b) for a, b in spans] \
+        loops = [self._threads.submit(on_behalf(self._loop_span), audio, a, b) for a, b in spans] \
             if self.config.check_transcript else []
         aligned = self._align_words(audio, words, plan)
         loop = np.zeros(n_frames)
@@ -419,7 +430,7 @@ class PhoneRecognizer:
         """Parallel alignment of a long line; None when the chunks do not account for every word."""
         hop_bytes = 2 * INTERNAL_SAMPLE_RATE_HZ // 100
         jobs = [
-            self._threads.submit(self._align_span, pcm[a * hop_bytes:b * hop_bytes], [],
+            self._threads.submit(on_behalf(self._align_span), pcm[a * hop_bytes:b * hop_bytes], [],
                                  _chunk_grammar(words, head, tail), a)
             for (a, b), head, tail in plan
         ]
@@ -444,30 +455,34 @@ class PhoneRecognizer:
                 windows[-1][1] = max(windows[-1][1], hi)
             elif hi > lo:
                 windows.append([lo, hi])
-        for lo, hi in windows:
-            checkpoint()  # the CPU budget of the line and its caller's liveness (mien.budget)
-            part, score = self._recognize_frames(audio, lo, hi)
+        pieces = [(a, b) for lo, hi in windows for a, b in _recognition_chunks(audio, lo, hi, self.config)]
+        for (lo, _), (part, score) in zip(pieces, self._recognize_pieces(audio, pieces), strict=True):
             labels[lo:lo + len(part)] = part
             scores[lo:lo + len(score)] = score
         return labels, scores
 
     def _recognize_line(self, audio: Audio) -> tuple[list[str], np.ndarray]:
-        """Frame labels of the whole line's recognition and its per-frame acoustic score,
-        :data:`RECOGNIZE_CHUNK_S` at a time (the decoder's memory grows with what it decodes at once)."""
-        n_frames = _n_frames(audio)
-        step = int(RECOGNIZE_CHUNK_S * 100)
-        labels: list[str] = []
-        scores = []
-        for start in range(0, n_frames, step):
-            checkpoint()  # the CPU budget of the line and its caller's liveness (mien.budget)
-            part, score = self._recognize_frames(audio, start, min(n_frames, start + step))
-            labels += part
-            scores.append(score)
-        return labels, np.concatenate(scores) if scores else np.zeros(0)
+        """Frame labels of the whole line's recognition and its per-frame acoustic score: the line cut at pauses
+        into chunks of about ``recognize_chunk_s``, decoded in parallel."""
+        pieces = _recognition_chunks(audio, 0, _n_frames(audio), self.config)
+        parts = self._recognize_pieces(audio, pieces)
+        labels = [label for part, _ in parts for label in part]
+        return labels, np.concatenate([score for _, score in parts]) if parts else np.zeros(0)
+
+    def _recognize_pieces(self, audio: Audio, pieces: Sequence[Window]) -> list[tuple[list[str], np.ndarray]]:
+        """:meth:`_recognize_frames` of each (start, end) frame span, in the recognition threads (each on the
+        calling line's CPU budget); in order."""
+        jobs = [self._rec_threads.submit(on_behalf(self._recognize_frames), audio, a, b) for a, b in pieces]
+        try:
+            return [job.result() for job in jobs]
+        finally:  # one failed (over budget, abandoned): the others not started yet need not run
+            for job in jobs:
+                job.cancel()
 
     def _recognize_frames(self, audio: Audio, start: int, end: int) -> tuple[list[str], np.ndarray]:
         """Frame labels for frames [start, end) and the per-frame acoustic score of the recognised path
         (-inf where nothing was recognised): recognise words, align their phones, gate by energy."""
+        checkpoint()  # the CPU budget of the line and its caller's liveness (mien.budget)
         hop = INTERNAL_SAMPLE_RATE_HZ // 100
         chunk = audio.samples[start * hop:end * hop]
         n = max(0, end - start)
@@ -558,21 +573,10 @@ def _plan_chunks(audio: Audio, n_words: int, config: PhonemeConfig) -> list[tupl
     index is estimated from the share of speech before it; the window allows for a quarter of a
     chunk's words (at least 4) of error either way. None when the line has no usable pauses.
     """
-    level = _level_db(audio.samples, INTERNAL_SAMPLE_RATE_HZ // 100)
-    floor = float(np.percentile(level, 10))
-    quiet = level < floor + 0.25 * (float(np.percentile(level, 95)) - floor)  # near the noise floor
+    _, quiet, pauses = _pauses(audio)
     n_frames = len(quiet)
     speech_before = np.concatenate([[0], np.cumsum(~quiet)])
     total_speech = max(1, int(speech_before[-1]))
-    pauses: list[int] = []  # centres of quiet runs >= 150 ms
-    start = None
-    for f in range(n_frames + 1):
-        if f < n_frames and quiet[f]:
-            start = f if start is None else start
-        elif start is not None:
-            if f - start >= 15 and start > 0 and f < n_frames:
-                pauses.append((start + f) // 2)
-            start = None
     n_chunks = max(2, min(16, round(audio.duration_s / config.chunk_s)))
     cuts: list[int] = []
     for k in range(1, n_chunks):
@@ -602,6 +606,52 @@ def _plan_chunks(audio: Audio, n_words: int, config: PhonemeConfig) -> list[tupl
     heads = [(0, 0), *windows]
     tails = [*windows, (n_words, n_words)]
     return [((bounds[i], bounds[i + 1]), heads[i], tails[i]) for i in range(len(bounds) - 1)]
+
+
+def _pauses(audio: Audio) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Each 10 ms frame's level (dBFS), whether it is near the line's noise floor, and the centres of the quiet
+    runs of at least 150 ms inside the line (pauses), in order."""
+    level = _level_db(audio.samples, INTERNAL_SAMPLE_RATE_HZ // 100)
+    if not len(level):
+        return level, np.zeros(0, dtype=bool), []
+    floor = float(np.percentile(level, 10))
+    quiet = level < floor + 0.25 * (float(np.percentile(level, 95)) - floor)  # near the noise floor
+    n_frames = len(quiet)
+    pauses: list[int] = []
+    start = None
+    for f in range(n_frames + 1):
+        if f < n_frames and quiet[f]:
+            start = f if start is None else start
+        elif start is not None:
+            if f - start >= 15 and start > 0 and f < n_frames:
+                pauses.append((start + f) // 2)
+            start = None
+    return level, quiet, pauses
+
+
+def _recognition_chunks(audio: Audio, start: int, end: int, config: PhonemeConfig) -> list[Window]:
+    """Frames [start, end) cut into chunks of about ``config.recognize_chunk_s`` for parallel recognition: each cut
+    at the pause nearest its target, else (no pause within half a chunk) at the quietest frame; no chunk longer
+    than :data:`RECOGNIZE_CHUNK_S` (decoder memory)."""
+    target = int(config.recognize_chunk_s * 100)
+    longest = int(RECOGNIZE_CHUNK_S * 100)
+    if end - start <= target * 3 // 2:
+        return [(start, end)] if end > start else []
+    level, _, all_pauses = _pauses(audio)
+    pauses = np.array([p for p in all_pauses if start < p < end], dtype=int)
+    chunks: list[Window] = []
+    lo = start
+    while end - lo > target * 3 // 2:
+        near = pauses[(pauses >= lo + target // 2) & (pauses <= lo + min(target * 3 // 2, longest))]
+        if len(near):
+            cut = int(near[np.argmin(np.abs(near - (lo + target)))])
+        else:
+            window = level[lo + target // 2:lo + min(target * 3 // 2, longest)]
+            cut = lo + target // 2 + int(np.argmin(window))
+        chunks.append((lo, cut))
+        lo = cut
+    chunks.append((lo, end))
+    return chunks
 
 
 def _chunk_grammar(words: Sequence[str], head: Window, tail: Window) -> str:
