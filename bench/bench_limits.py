@@ -53,6 +53,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "sidecar"))
 
+from _settings import overrides  # noqa: E402
+
 from mien.config import AnimationConfig, LimitsConfig  # noqa: E402
 from mien.rig import load_rig  # noqa: E402
 from mien.v1 import common_pb2 as pb  # noqa: E402
@@ -88,10 +90,11 @@ def _status(pid: int, key: str) -> int:
 class Sidecar:
     """`mien serve` with the default limits on free ports."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, settings: dict[str, Any] | None = None) -> None:
         self.grpc_port, self.http_port = _free_port(), _free_port()
-        config = {"server": {"port": self.grpc_port, "http_port": self.http_port, "log_level": "WARNING"},
-                  "state": {"db_path": str(workdir / "state.sqlite3")}}
+        config: dict[str, Any] = {k: dict(v) for k, v in (settings or {}).items()}
+        config.setdefault("server", {}).update(port=self.grpc_port, http_port=self.http_port, log_level="WARNING")
+        config.setdefault("state", {})["db_path"] = str(workdir / "state.sqlite3")
         path = workdir / "mien.yaml"
         path.write_text(yaml.safe_dump(config))
         self.log = (workdir / "mien.log").open("wb")
@@ -256,8 +259,9 @@ def scenario(name: str, seconds: float, limits: LimitsConfig) -> Callable[[Sidec
     raise SystemExit(f"unknown scenario {name!r}; accepted: {', '.join(SCENARIOS + OPTIONAL)}")
 
 
-def measure(name: str, call: Callable[[Sidecar], str], at_once: int, workdir: Path) -> dict[str, Any]:
-    sidecar = Sidecar(workdir)
+def measure(name: str, call: Callable[[Sidecar], str], at_once: int, workdir: Path,
+            settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    sidecar = Sidecar(workdir, settings)
     try:
         started_rss = sidecar.rss()
         outcomes: list[tuple[str, float]] = []
@@ -304,8 +308,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated: {', '.join(SCENARIOS)}")
     parser.add_argument("--concurrency", type=int, default=8, help="requests at once in the second round")
     parser.add_argument("--quick", action="store_true", help="30 s lines (a smoke check, not the figures)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="a sidecar setting changed from the defaults, to compare (e.g. phonemes.recognizers=1)")
     parser.add_argument("--json", type=Path, help="write the raw results here")
     args = parser.parse_args(argv)
+    settings = overrides(args.overrides)
     limits = LimitsConfig()
     seconds = 30.0 if args.quick else limits.max_audio_s
     results = []
@@ -315,9 +322,10 @@ def main(argv: list[str] | None = None) -> int:
             for at_once in sorted({1, args.concurrency}):  # --concurrency 1: one round, not the same one twice
                 workdir = Path(tmp) / f"{name}-{at_once}"
                 workdir.mkdir()
-                results.append(measure(name, call, at_once, workdir))
-    raw = {"limits": {k: getattr(limits, k) for k in ("max_audio_s", "max_message_bytes", "max_output_values",
-                                                      "max_text_chars", "max_chunk_s", "max_stream_message_bytes")},
+                results.append(measure(name, call, at_once, workdir, settings))
+    kept = ("max_audio_s", "max_message_bytes", "max_output_values", "max_text_chars", "max_chunk_s",
+            "max_stream_message_bytes")
+    raw = {"settings": args.overrides, "limits": {k: getattr(limits, k) for k in kept},
            "quick": args.quick, "results": results,
            "worst_one_mb": max((r["peak_rss_mb"] for r in results if r["at_once"] == 1), default=None),
            "worst_many_mb": max((r["peak_rss_mb"] for r in results if r["at_once"] > 1), default=None),

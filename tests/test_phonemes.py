@@ -179,8 +179,8 @@ def test_a_long_line_is_aligned_chunk_by_chunk(animator: Animator) -> None:
 
 def test_a_long_line_is_recognised_in_chunks_cut_at_pauses_whatever_the_number_of_decoders() -> None:
     """Recognition cuts a long line at its pauses into chunks of about ``recognize_chunk_s`` (never longer than
-    RECOGNIZE_CHUNK_S) and decodes them in parallel; decoders keep no history, so one decoder or two give the
-    same timeline, and every cut falls in a pause, not inside a word."""
+    RECOGNIZE_CHUNK_S) and decodes them with a kept decoder and an extra one at once; decoders keep no history,
+    so one decoder or two give the same timeline, and every cut falls in a pause, not inside a word."""
     from mien.phonemes import RECOGNIZE_CHUNK_S, PhonemeConfig, PhoneRecognizer, _recognition_chunks
 
     names = ["librivox_0870", "librivox_0880", "librivox_0890", "librivox_0920", "cards_001", "cards_005"]
@@ -205,9 +205,27 @@ def test_a_long_line_is_recognised_in_chunks_cut_at_pauses_whatever_the_number_o
     for _, cut in chunks[:-1]:  # in a pause, never inside a phone
         assert not any(a < cut < b for a, b in speech), cut
     two = PhoneRecognizer(config).recognize(audio)
-    one = PhoneRecognizer(PhonemeConfig(recognize_chunk_s=6.0, recognizers=1)).recognize(audio)
-    assert two == one
+    one = PhoneRecognizer(PhonemeConfig(recognize_chunk_s=6.0, extra_recognizers=0)).recognize(audio)
+    too_long = PhoneRecognizer(PhonemeConfig(recognize_chunk_s=6.0, parallel_recognition_max_s=5.0)).recognize(audio)
+    assert two == one == too_long
     assert {"M", "P", "B"} & {p.phone for p in two.phones}
     # a span of the line is cut the same way, within the span
     inner = _recognition_chunks(audio, 300, n_frames - 300, config)
     assert inner[0][0] == 300 and inner[-1][1] == n_frames - 300
+
+
+def test_parallel_recognition_stops_at_the_first_error_and_frees_its_extra_decoder() -> None:
+    """Over its CPU budget, a line recognised by two decoders ends with DEADLINE_EXCEEDED from either thread; the
+    extra decoder is released, so the next line may use it again."""
+    from mien.budget import LineBudget
+    from mien.errors import DeadlineExceeded
+    from mien.phonemes import PhonemeConfig, PhoneRecognizer
+
+    names = ["librivox_0870", "librivox_0880", "librivox_0890", "librivox_0920"]
+    audio = Audio(np.concatenate([audio_of(n).samples for n in names]))
+    recognizer = PhoneRecognizer(PhonemeConfig(recognize_chunk_s=4.0))
+    with LineBudget(0.3).applied(), pytest.raises(DeadlineExceeded):
+        recognizer.recognize(audio)
+    assert recognizer._extra.acquire(blocking=False)  # released after the failure
+    recognizer._extra.release()
+    assert recognizer.recognize(audio).phones

@@ -222,6 +222,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "animation.max_fps": (1, 240),
     "phonemes.aligners": (1, 16),
     "phonemes.recognizers": (1, 16),
+    "phonemes.extra_recognizers": (0, 16),
+    "phonemes.parallel_recognition_max_s": (0, 86_400),
     "phonemes.split_min_s": (1, 3600),
     "phonemes.chunk_s": (2, 600),
     "phonemes.recognizer_max_hmms_per_frame": (100, 100_000),

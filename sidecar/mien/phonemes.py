@@ -17,8 +17,9 @@ Without a transcript: speech recognition with the bundled general English langua
 (pocketsphinx n-gram search, single fast pass), then phone alignment of the recognised words.
 On real speech this finds bilabials far more reliably than free phone-loop recognition
 (measured on the fixtures: 91 % of p/b/m found vs 71 %, 91 % of frames labelled right vs
-65 %). The line is cut at pauses into chunks of about ten seconds, recognised in parallel by
-``recognizers`` decoders (x14 real time in process for 60 s of speech on two cores;
+65 %). The line is cut at pauses into chunks of about ten seconds; a line of up to two minutes
+is recognised by two decoders at once, the second created for the line and freed after it
+(x13 real time in process for 60 s of speech on two cores, x7 with one decoder;
 ``bench/bench_recognition.py``). Recognised phones are gated by an energy voice-activity
 detector so that noise in pauses does not move the mouth. This is the accurate offline
 path; the real-time path without transcript is the neural model.
@@ -38,8 +39,8 @@ import math
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,15 +100,21 @@ class PhonemeConfig:
 
     aligners: int = 2
     """Alignment decoders kept loaded (~27 MB each); also the threads one long line is split over."""
-    recognizers: int = 2
-    """Recognition decoders kept loaded (~90 MB each, with the language model; each created when first needed);
-    also the threads one line's recognition is split over."""
+    recognizers: int = 1
+    """Recognition decoders kept loaded (~110 MB each, with the language model)."""
+    extra_recognizers: int = 1
+    """Decoders a line without transcript may add to a kept one, to recognise its chunks in parallel: created for
+    the line and freed after it (~0.3 s, ~110 MB while it runs), at most this many at once in the process (a line
+    that finds none free is recognised by one decoder); 0: never."""
+    parallel_recognition_max_s: float = 120.0
+    """Only lines up to this long use an extra decoder: the longest lines the limits allow are recognised by one,
+    so their peak memory stays that of one decoder (issue 11: ``bench/bench_limits.py``)."""
     recognizer_max_hmms_per_frame: int = 3000
     """Recognition keeps at most this many HMMs active a frame (pocketsphinx's ``maxhmmpf``; its default, 30000,
     is x1.5 slower and finds the same closures: ``bench/bench_recognition.py``)."""
     recognize_chunk_s: float = 10.0
     """Recognition cuts a line at pauses into chunks of about this length (never longer than
-    :data:`RECOGNIZE_CHUNK_S`), decoded in parallel by the ``recognizers``."""
+    :data:`RECOGNIZE_CHUNK_S`), decoded one after the other or in parallel (``extra_recognizers``)."""
     split_min_s: float = 12.0
     """Lines at least this long are aligned in parallel chunks."""
     chunk_s: float = 8.0
@@ -197,7 +204,8 @@ class PhoneRecognizer:
         self._aligners = _DecoderPool(self._new_aligner, self.config.aligners)
         self._recognizers = _DecoderPool(self._new_recognizer, self.config.recognizers)
         self._threads = ThreadPoolExecutor(max_workers=self.config.aligners, thread_name_prefix="mien-align")
-        self._rec_threads = ThreadPoolExecutor(max_workers=self.config.recognizers,
+        self._extra = threading.BoundedSemaphore(self.config.extra_recognizers)
+        self._rec_threads = ThreadPoolExecutor(max_workers=max(1, self.config.extra_recognizers),
                                                thread_name_prefix="mien-recognize")
         # Spelled-out pronunciations of unknown words, added to every aligner before it decodes
         # (each decoder has its own dictionary).
@@ -236,7 +244,7 @@ class PhoneRecognizer:
     def recognize(self, audio: Audio, reason: Sequence[str] = ()) -> PhoneTimeline:
         """Phonetic recognition of the whole line (no transcript), cut at pauses into chunks decoded in parallel
         (the decoder's memory also grows with what it decodes at once: a 300 s line in one piece took 1.6 GB)."""
-        labels, _ = self._recognize_line(audio)
+        labels, _ = self._recognize_line(audio, parallel=True)
         return PhoneTimeline(_segments(labels, {}), "recognized", tuple(reason))
 
     def align(self, audio: Audio, transcript: str) -> PhoneTimeline:
@@ -456,32 +464,69 @@ class PhoneRecognizer:
             elif hi > lo:
                 windows.append([lo, hi])
         pieces = [(a, b) for lo, hi in windows for a, b in _recognition_chunks(audio, lo, hi, self.config)]
-        for (lo, _), (part, score) in zip(pieces, self._recognize_pieces(audio, pieces), strict=True):
+        for (lo, _), (part, score) in zip(pieces, self._recognize_pieces(audio, pieces, False), strict=True):
             labels[lo:lo + len(part)] = part
             scores[lo:lo + len(score)] = score
         return labels, scores
 
-    def _recognize_line(self, audio: Audio) -> tuple[list[str], np.ndarray]:
+    def _recognize_line(self, audio: Audio, parallel: bool = False) -> tuple[list[str], np.ndarray]:
         """Frame labels of the whole line's recognition and its per-frame acoustic score: the line cut at pauses
-        into chunks of about ``recognize_chunk_s``, decoded in parallel."""
+        into chunks of about ``recognize_chunk_s``, decoded in order, or two at a time when ``parallel``."""
         pieces = _recognition_chunks(audio, 0, _n_frames(audio), self.config)
-        parts = self._recognize_pieces(audio, pieces)
+        parts = self._recognize_pieces(audio, pieces, parallel)
         labels = [label for part, _ in parts for label in part]
         return labels, np.concatenate([score for _, score in parts]) if parts else np.zeros(0)
 
-    def _recognize_pieces(self, audio: Audio, pieces: Sequence[Window]) -> list[tuple[list[str], np.ndarray]]:
-        """:meth:`_recognize_frames` of each (start, end) frame span, in the recognition threads (each on the
-        calling line's CPU budget); in order."""
-        jobs = [self._rec_threads.submit(on_behalf(self._recognize_frames), audio, a, b) for a, b in pieces]
+    def _recognize_pieces(self, audio: Audio, pieces: Sequence[Window],
+                          parallel: bool) -> list[tuple[list[str], np.ndarray]]:
+        """:meth:`_recognize_frames` of each (start, end) frame span, in order; when ``parallel`` (and the line is
+        short enough and an extra decoder may be made), this thread and a helper with an extra decoder take the
+        next undone span in turn."""
+        if not (parallel and len(pieces) > 1 and audio.duration_s <= self.config.parallel_recognition_max_s) \
+                or not self._extra.acquire(blocking=False):
+            return [self._recognize_frames(audio, a, b) for a, b in pieces]
         try:
-            return [job.result() for job in jobs]
-        finally:  # one failed (over budget, abandoned): the others not started yet need not run
-            for job in jobs:
-                job.cancel()
+            extra = self._new_recognizer()
+            try:
+                return self._share_pieces(audio, pieces, extra)
+            finally:
+                extra.close()
+        finally:
+            self._extra.release()
 
-    def _recognize_frames(self, audio: Audio, start: int, end: int) -> tuple[list[str], np.ndarray]:
+    def _share_pieces(self, audio: Audio, pieces: Sequence[Window],
+                      extra: Decoder) -> list[tuple[list[str], np.ndarray]]:
+        results: list[tuple[list[str], np.ndarray] | None] = [None] * len(pieces)
+        undone = iter(range(len(pieces)))
+        lock = threading.Lock()
+        failed = threading.Event()
+
+        def work(decoder: Decoder) -> None:
+            while not failed.is_set():
+                with lock:
+                    i = next(undone, None)
+                if i is None:
+                    return
+                try:
+                    results[i] = self._recognize_frames(audio, *pieces[i], decoder=decoder)
+                except BaseException:
+                    failed.set()  # the other one stops at its next span
+                    raise
+
+        helper = self._rec_threads.submit(on_behalf(work), extra)
+        try:
+            with self._recognizers.get() as kept:
+                work(kept)
+        finally:
+            wait([helper])  # never free the extra decoder while the helper uses it
+        helper.result()  # the helper's error, if it had one
+        return [r for r in results if r is not None]
+
+    def _recognize_frames(self, audio: Audio, start: int, end: int,
+                          decoder: Decoder | None = None) -> tuple[list[str], np.ndarray]:
         """Frame labels for frames [start, end) and the per-frame acoustic score of the recognised path
-        (-inf where nothing was recognised): recognise words, align their phones, gate by energy."""
+        (-inf where nothing was recognised): recognise words, align their phones, gate by energy. With
+        ``decoder``, or a kept recognizer."""
         checkpoint()  # the CPU budget of the line and its caller's liveness (mien.budget)
         hop = INTERNAL_SAMPLE_RATE_HZ // 100
         chunk = audio.samples[start * hop:end * hop]
@@ -491,7 +536,7 @@ class PhoneRecognizer:
         if n == 0:
             return labels, score
         pcm = Audio(chunk).pcm16()
-        with self._recognizers.get() as d:
+        with nullcontext(decoder) if decoder is not None else self._recognizers.get() as d:
             aligned = d.align_phones(pcm) if d.recognize(pcm).strip() else None
         words = [_word(w, 0) for w in aligned or []]
         if words:
