@@ -110,8 +110,9 @@ class PhonemeConfig:
     """Only lines up to this long use an extra decoder: the longest lines the limits allow are recognised by one,
     so their peak memory stays that of one decoder (issue 11: ``bench/bench_limits.py``)."""
     recognizer_max_hmms_per_frame: int = 3000
-    """Recognition keeps at most this many HMMs active a frame (pocketsphinx's ``maxhmmpf``; its default, 30000,
-    is x1.5 slower and finds the same closures: ``bench/bench_recognition.py``)."""
+    """Recognition keeps at most this many HMMs active a frame (pocketsphinx's ``maxhmmpf``). Its default, 30000, is
+    x1.5 slower for nearly the same closures: PBM 0.638 vs 0.627 on held-out 8-bit game voices (4 of 359 closures),
+    equal on the fixtures (``bench/bench_recognition.py --set phonemes.recognizer_max_hmms_per_frame=30000``)."""
     recognize_chunk_s: float = 10.0
     """Recognition cuts a line at pauses into chunks of about this length (never longer than
     :data:`RECOGNIZE_CHUNK_S`), decoded one after the other or in parallel (``extra_recognizers``)."""
@@ -242,8 +243,9 @@ class PhoneRecognizer:
         return self.align(audio, transcript)
 
     def recognize(self, audio: Audio, reason: Sequence[str] = ()) -> PhoneTimeline:
-        """Phonetic recognition of the whole line (no transcript), cut at pauses into chunks decoded in parallel
-        (the decoder's memory also grows with what it decodes at once: a 300 s line in one piece took 1.6 GB)."""
+        """Phonetic recognition of the whole line (no transcript), cut at pauses into chunks (a decoder's memory
+        grows with what it decodes at once: a 300 s line in one piece took 1.6 GB), two decoded at a time when
+        the line may borrow an extra decoder (``extra_recognizers``, ``parallel_recognition_max_s``)."""
         labels, _ = self._recognize_line(audio, parallel=True)
         return PhoneTimeline(_segments(labels, {}), "recognized", tuple(reason))
 
