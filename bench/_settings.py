@@ -17,13 +17,13 @@ def _value(text: str) -> Any:
 
 
 def overrides(pairs: list[str]) -> dict[str, Any]:
-    """``["phonemes.recognizers=1", ...]`` as a config mapping (``{"phonemes": {"recognizers": 1}}``), for
+    """``["phonemes.extra_recognizers=0", ...]`` as a config mapping (``{"phonemes": {"extra_recognizers": 0}}``), for
     :func:`mien.config.config_from_dict`, which validates it."""
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or "." not in key:
-            raise SystemExit(f"--set {pair!r}: expected SECTION.KEY=VALUE, e.g. phonemes.recognizers=1")
+            raise SystemExit(f"--set {pair!r}: expected SECTION.KEY=VALUE, e.g. phonemes.extra_recognizers=0")
         section, name = key.split(".", 1)
         out.setdefault(section, {})[name] = _value(value)
     return out

@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="requests at once in the second round")
     parser.add_argument("--quick", action="store_true", help="30 s lines (a smoke check, not the figures)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="a sidecar setting changed from the defaults, to compare (e.g. phonemes.recognizers=1)")
+                        help="a sidecar setting changed from its default, e.g. phonemes.extra_recognizers=0")
     parser.add_argument("--json", type=Path, help="write the raw results here")
     args = parser.parse_args(argv)
     settings = overrides(args.overrides)

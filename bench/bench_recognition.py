@@ -9,7 +9,7 @@
 
 Sets: directories of X.wav (16 kHz), X.txt, X.phones.tsv (``bench/eval_sets.py``); by default the held-out
 ``report`` sets under ``$MIEN_EVAL_SETS`` when present, and the repository's fixtures. Settings of the
-phone stage can be changed to compare (``--set phonemes.recognizers=1``).
+phone stage can be changed to compare (``--set phonemes.extra_recognizers=0``).
 
     python bench/bench_recognition.py [--sets DIR ...] [--seconds 60] [--long-s 60] [--set KEY=VALUE ...]
                                       [--json out.json]
@@ -18,6 +18,7 @@ phone stage can be changed to compare (``--set phonemes.recognizers=1``).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -105,8 +106,6 @@ def _score(animator: Animator, clips: list[tuple[str, np.ndarray, list[list[str]
 
 
 def _wav(pcm: bytes) -> bytes:
-    import io
-
     buf = io.BytesIO()
     sf.write(buf, np.frombuffer(pcm, dtype="<i2"), 16000, format="WAV", subtype="PCM_16")
     return buf.getvalue()

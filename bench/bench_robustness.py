@@ -146,7 +146,7 @@ def main() -> dict[str, object]:
     parser.add_argument("--wrong", type=int, default=12, help="wrong transcripts per kind and condition")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="a setting changed from the defaults, to compare (e.g. phonemes.recognizers=1)")
+                        help="a setting changed from the defaults, to compare (e.g. phonemes.extra_recognizers=0)")
     parser.add_argument("--json")
     args = parser.parse_args()
 
