@@ -204,9 +204,18 @@ def test_a_long_line_is_recognised_in_chunks_cut_at_pauses_whatever_the_number_o
         offset += len(part) / 16000
     for _, cut in chunks[:-1]:  # in a pause, never inside a phone
         assert not any(a < cut < b for a, b in speech), cut
-    two = PhoneRecognizer(config).recognize(audio)
-    one = PhoneRecognizer(PhonemeConfig(recognize_chunk_s=6.0, extra_recognizers=0)).recognize(audio)
-    too_long = PhoneRecognizer(PhonemeConfig(recognize_chunk_s=6.0, parallel_recognition_max_s=5.0)).recognize(audio)
+    made: list[int] = []
+
+    class Counting(PhoneRecognizer):
+        def _new_recognizer(self):  # type: ignore[no-untyped-def]
+            made.append(1)
+            return super()._new_recognizer()
+
+    two = Counting(config).recognize(audio)
+    assert len(made) == 2  # the kept decoder and the line's extra one: the chunks were shared
+    one = Counting(PhonemeConfig(recognize_chunk_s=6.0, extra_recognizers=0)).recognize(audio)
+    too_long = Counting(PhonemeConfig(recognize_chunk_s=6.0, parallel_recognition_max_s=5.0)).recognize(audio)
+    assert len(made) == 4  # one decoder each
     assert two == one == too_long
     assert {"M", "P", "B"} & {p.phone for p in two.phones}
     # a span of the line is cut the same way, within the span
