@@ -18,7 +18,6 @@ phone stage can be changed to compare (``--set phonemes.extra_recognizers=0``).
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import sys
@@ -28,14 +27,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _conditions import wav  # noqa: E402
 from _settings import overrides  # noqa: E402
 from _speech import long_line  # noqa: E402
+from bench_robustness import load_clips  # noqa: E402
 
 from mien import Animator, EncodedAudio, LineRequest  # noqa: E402
 from mien.audio import decode_audio  # noqa: E402
@@ -55,16 +55,13 @@ def _default_sets() -> list[Path]:
 
 
 def _clips(d: Path) -> list[tuple[str, np.ndarray, list[list[str]]]]:
+    """The set's clips (``bench_robustness.load_clips``) with their reference rows, to join them."""
     out = []
-    for ref in sorted(d.glob("*.phones.tsv")):
-        name = ref.name[: -len(".phones.tsv")]
-        x, rate = sf.read(d / f"{name}.wav", dtype="float32")
-        if rate != 16000:
-            raise SystemExit(f"{d / name}.wav: evaluation clips are 16 kHz (bench/eval_sets.py writes them so)")
-        rows = [line.split("\t") for line in ref.read_text().splitlines() if line.strip()]
+    for clip in load_clips([d], 0):
+        rows = [line.split("\t") for line in clip.ref.read_text().splitlines() if line.strip()]
         if rows and rows[0][0] == "start_s":
             rows = rows[1:]  # the header
-        out.append((name, x, rows))
+        out.append((clip.name, clip.samples, rows))
     return out
 
 
@@ -94,8 +91,7 @@ def _score(animator: Animator, clips: list[tuple[str, np.ndarray, list[list[str]
     options = AnimationOptions(blink_scale=0.0, gaze_scale=0.0, micro_motion_scale=0.0)
     results = []
     for name, x, rows in clips:
-        pcm = (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
-        track = animator.animate(LineRequest(audio=EncodedAudio(_wav(pcm)), mode="recognized", options=options))
+        track = animator.animate(LineRequest(audio=EncodedAudio(wav(x)), mode="recognized", options=options))
         (tmp / f"{name}.csv").write_text(track.to_csv())
         (tmp / f"{name}.phones.tsv").write_text("start_s\tend_s\tphone\tword\n"
                                                 + "\n".join("\t".join(r) for r in rows) + "\n")
@@ -103,12 +99,6 @@ def _score(animator: Animator, clips: list[tuple[str, np.ndarray, list[list[str]
                                          SCORER.Curves.read_csv(str(tmp / f"{name}.csv"))))
     s = SCORER.summarize(results)
     return {k: s[k] for k in ("pbm", "vowel", "rest", "lag_ms", "jitter") if k in s} | {"clips": len(clips)}
-
-
-def _wav(pcm: bytes) -> bytes:
-    buf = io.BytesIO()
-    sf.write(buf, np.frombuffer(pcm, dtype="<i2"), 16000, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
 
 
 def main() -> dict[str, Any]:
