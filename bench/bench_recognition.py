@@ -5,14 +5,16 @@
   concatenated into one monologue, ``bench/_speech.py``), and the phone stage alone; x real time;
 * quality: the reference scorer's PBM, vowel, rest, lag and jitter of the recognized path on each set, the
   clips one by one and, to exercise the cuts of a long line into parallel chunks, joined into lines of
-  about ``--long-s`` seconds (their reference timelines joined alike).
+  about ``--long-s`` seconds (their reference timelines joined alike). ``--mode aligned`` scores the aligned
+  path (the clips' transcripts, joined alike) instead: its long lines are aligned in parallel chunks too,
+  and no other benchmark scores those.
 
 Sets: directories of X.wav (16 kHz), X.txt, X.phones.tsv (``bench/eval_sets.py``); by default the held-out
 ``report`` sets under ``$MIEN_EVAL_SETS`` when present, and the repository's fixtures. Settings of the
 phone stage can be changed to compare (``--set phonemes.extra_recognizers=0``).
 
-    python bench/bench_recognition.py [--sets DIR ...] [--seconds 60] [--long-s 60] [--set KEY=VALUE ...]
-                                      [--json out.json]
+    python bench/bench_recognition.py [--sets DIR ...] [--seconds 60] [--long-s 60] [--mode aligned]
+                                      [--set KEY=VALUE ...] [--json out.json]
 """
 
 from __future__ import annotations
@@ -54,23 +56,26 @@ def _default_sets() -> list[Path]:
     return [*sets, ROOT / "tests" / "fixtures" / "speech"]
 
 
-def _clips(d: Path) -> list[tuple[str, np.ndarray, list[list[str]]]]:
+Line = tuple[str, np.ndarray, str, list[list[str]]]  # name, samples, transcript, reference rows
+
+
+def _clips(d: Path) -> list[Line]:
     """The set's clips (``bench_robustness.load_clips``) with their reference rows, to join them."""
     out = []
     for clip in load_clips([d], 0):
         rows = [line.split("\t") for line in clip.ref.read_text().splitlines() if line.strip()]
         if rows and rows[0][0] == "start_s":
             rows = rows[1:]  # the header
-        out.append((clip.name, clip.samples, rows))
+        out.append((clip.name, clip.samples, clip.text, rows))
     return out
 
 
-def _joined(clips: list[tuple[str, np.ndarray, list[list[str]]]], long_s: float
-            ) -> list[tuple[str, np.ndarray, list[list[str]]]]:
-    """The clips joined in order into lines of about ``long_s`` seconds, with their reference rows shifted."""
-    lines, parts, rows, t = [], [], [], 0.0
+def _joined(clips: list[Line], long_s: float) -> list[Line]:
+    """The clips joined in order into lines of about ``long_s`` seconds, with their transcripts and reference
+    rows joined alike."""
+    lines, parts, texts, rows, t = [], [], [], [], 0.0
     gap = np.zeros(int(GAP_S * 16000), dtype=np.float32)
-    for _, x, ref in clips:
+    for _, x, text, ref in clips:
         if parts:
             parts.append(gap)
             rows.append([f"{t:.3f}", f"{t + GAP_S:.3f}", "SIL", ""])
@@ -78,20 +83,23 @@ def _joined(clips: list[tuple[str, np.ndarray, list[list[str]]]], long_s: float
         for r in ref:
             rows.append([f"{float(r[0]) + t:.3f}", f"{float(r[1]) + t:.3f}", *r[2:]])
         parts.append(x)
+        texts.append(text)
         t += len(x) / 16000
         if t >= long_s:
-            lines.append((f"long{len(lines):02d}", np.concatenate(parts), rows))
-            parts, rows, t = [], [], 0.0
+            lines.append((f"long{len(lines):02d}", np.concatenate(parts), " ".join(texts), rows))
+            parts, texts, rows, t = [], [], [], 0.0
     if parts and t >= long_s / 2:
-        lines.append((f"long{len(lines):02d}", np.concatenate(parts), rows))
+        lines.append((f"long{len(lines):02d}", np.concatenate(parts), " ".join(texts), rows))
     return lines
 
 
-def _score(animator: Animator, clips: list[tuple[str, np.ndarray, list[list[str]]]], tmp: Path) -> dict[str, Any]:
+def _score(animator: Animator, clips: list[Line], tmp: Path, mode: str) -> dict[str, Any]:
     options = AnimationOptions(blink_scale=0.0, gaze_scale=0.0, micro_motion_scale=0.0)
     results = []
-    for name, x, rows in clips:
-        track = animator.animate(LineRequest(audio=EncodedAudio(wav(x)), mode="recognized", options=options))
+    for name, x, text, rows in clips:
+        transcript = text if mode == "aligned" else None
+        track = animator.animate(LineRequest(audio=EncodedAudio(wav(x)), transcript=transcript, mode=mode,
+                                             options=options))
         (tmp / f"{name}.csv").write_text(track.to_csv())
         (tmp / f"{name}.phones.tsv").write_text("start_s\tend_s\tphone\tword\n"
                                                 + "\n".join("\t".join(r) for r in rows) + "\n")
@@ -106,13 +114,15 @@ def main() -> dict[str, Any]:
     parser.add_argument("--sets", nargs="*", type=Path)
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the speed line (0: no speed run)")
     parser.add_argument("--long-s", type=float, default=60.0, help="length of the joined lines (0: none)")
+    parser.add_argument("--mode", choices=("recognized", "aligned"), default="recognized",
+                        help="the path scored (the speed run is always the recognized path)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
     parser.add_argument("--json")
     args = parser.parse_args()
     config = config_from_dict({"state": {"db_path": ":memory:"}, **overrides(args.overrides)})
     animator = Animator(config)
     animator.recognizer.warm_up()
-    out: dict[str, Any] = {"settings": args.overrides}
+    out: dict[str, Any] = {"settings": args.overrides, "mode": args.mode}
     if args.seconds > 0:
         data, _ = long_line(args.seconds)
         audio = decode_audio(data, max_duration_s=3600)
@@ -132,11 +142,11 @@ def main() -> dict[str, Any]:
         for d in args.sets or _default_sets():
             clips = _clips(d)
             label = f"{d.parent.name}/{d.name}" if d.name in ("report", "tune") else d.name
-            row = {"clips": _score(animator, clips, Path(tmp))}
+            row = {"clips": _score(animator, clips, Path(tmp), args.mode)}
             if args.long_s > 0:
                 joined = _joined(clips, args.long_s)
                 if joined:
-                    row["joined"] = _score(animator, joined, Path(tmp))
+                    row["joined"] = _score(animator, joined, Path(tmp), args.mode)
             out["quality"][label] = row
             print(label, json.dumps(row), flush=True)
     if args.json:

@@ -177,6 +177,39 @@ def test_a_long_line_is_aligned_chunk_by_chunk(animator: Animator) -> None:
     assert [w.name.split("(")[0] for w in chunked if _is_word(w.name)] == words
 
 
+def test_a_chunk_grammar_accepts_exactly_a_head_suffix_the_certain_words_and_a_tail_prefix() -> None:
+    """The chunk's grammar (pocketsphinx FSG text) has a word on every transition (no null transitions: the
+    phone pass runs on its hypothesis) and accepts exactly: any suffix of the head window, the certain
+    words, any prefix of the tail window."""
+    from mien.phonemes import _chunk_grammar
+
+    words = "a b c d e f g h".split()
+    head, tail = (1, 3), (5, 7)  # head window b c, certain d e, tail window f g
+
+    def accepted(text: str) -> set[tuple[str, ...]]:
+        lines = text.splitlines()
+        start = int(next(x for x in lines if x.startswith("START_STATE")).split()[1])
+        final = int(next(x for x in lines if x.startswith("FINAL_STATE")).split()[1])
+        arcs = [x.split()[1:] for x in lines if x.startswith("TRANSITION")]
+        assert arcs and all(len(a) == 4 and a[3] in words for a in arcs)
+        out: set[tuple[str, ...]] = set()
+
+        def walk(state: int, path: tuple[str, ...]) -> None:
+            if state == final:
+                out.add(path)
+            for a, b, _, w in arcs:
+                if int(a) == state and len(path) < len(words):
+                    walk(int(b), (*path, w))
+
+        walk(start, ())
+        return out
+
+    heads, tails = [("b", "c"), ("c",), ()], [(), ("f",), ("f", "g")]
+    assert accepted(_chunk_grammar(words, head, tail)) == {(*h, "d", "e", *t) for h in heads for t in tails}
+    assert accepted(_chunk_grammar(words, (0, 0), (8, 8))) == {tuple(words)}  # every word certain
+    assert accepted(_chunk_grammar(words, (0, 2), (3, 3))) == {("a", "b", "c"), ("b", "c"), ("c",)}
+
+
 def test_a_long_line_is_recognised_in_chunks_cut_at_pauses_whatever_the_number_of_decoders() -> None:
     """Recognition cuts a long line at its pauses into chunks of about ``recognize_chunk_s`` (never longer than
     RECOGNIZE_CHUNK_S) and decodes them with a kept decoder and an extra one at once; decoders keep no history,

@@ -50,7 +50,10 @@ def _lib() -> ctypes.CDLL:
         "ps_lookup_word": (ctypes.c_void_p, [v, p]),
         "ckd_free": (None, [v]),
         "ps_set_align_text": (i, [v, p]),
-        "ps_add_jsgf_string": (i, [v, p, p]),
+        "ps_add_fsg": (i, [v, p, v]),
+        "ps_get_logmath": (v, [v]),
+        "fsg_model_read": (v, [v, v, ctypes.c_float]),
+        "fsg_model_free": (i, [v]),
         "ps_add_allphone_file": (i, [v, p, p]),
         "ps_get_config": (v, [v]),
         "ps_config_float": (ctypes.c_double, [v, p]),
@@ -85,6 +88,16 @@ def _lib() -> ctypes.CDLL:
         fn.argtypes = argtypes
     lib.err_set_loglevel_str(b"FATAL")
     return lib
+
+
+@cache
+def _libc() -> ctypes.CDLL:
+    libc = ctypes.CDLL(None)  # the C library the interpreter runs on (Linux: glibc)
+    libc.fmemopen.restype = ctypes.c_void_p
+    libc.fmemopen.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
+    libc.fclose.restype = ctypes.c_int
+    libc.fclose.argtypes = [ctypes.c_void_p]
+    return libc
 
 
 @dataclass(frozen=True)
@@ -240,15 +253,33 @@ class Decoder:
         score = ctypes.c_int32()
         return bool(self._lib.ps_get_hyp(self._ps, ctypes.byref(score)))
 
-    def align_grammar(self, pcm16: bytes, jsgf: str, beam: float | None = None) -> bool:
-        """Word-level alignment constrained by a JSGF grammar (e.g. a word sequence with optional ends);
-        ``beam`` as in :meth:`align_words`."""
-        lib = self._lib
+    def align_grammar(self, pcm16: bytes, fsg: str, beam: float | None = None) -> bool:
+        """Word-level alignment constrained by a finite-state grammar in pocketsphinx's FSG text format
+        (``FSG_BEGIN`` … ``FSG_END``; e.g. a word sequence with optional ends); ``beam`` as in
+        :meth:`align_words`. A grammar without null transitions leaves a hypothesis that
+        :meth:`align_phones` can align directly (a JSGF grammar's null transitions leave "(NULL)" words
+        in it, which the phone pass cannot align)."""
+        lib, libc = self._lib, _libc()
+        text = fsg.encode()
+        buf = ctypes.create_string_buffer(text, len(text))
+        stream = libc.fmemopen(buf, len(text), b"r")
+        if not stream:
+            raise MemoryError("cannot open the grammar text as a stream")
+        try:
+            model = lib.fsg_model_read(stream, lib.ps_get_logmath(self._ps), 1.0)
+        finally:
+            libc.fclose(stream)
+        if not model:
+            return False
         settings = {} if beam is None else {"beam": beam, "pbeam": beam, "wbeam": beam}
-        # adding a search under an existing name replaces it, so one name serves every chunk
-        with self._search_settings(**settings):
-            if lib.ps_add_jsgf_string(self._ps, b"mien_chunk", jsgf.encode()) < 0:
-                return False
+        try:
+            # adding a search under an existing name replaces it, so one name serves every chunk; the search
+            # keeps its own reference to the model
+            with self._search_settings(**settings):
+                if lib.ps_add_fsg(self._ps, b"mien_chunk", model) < 0:
+                    return False
+        finally:
+            lib.fsg_model_free(model)
         if lib.ps_activate_search(self._ps, b"mien_chunk") < 0:
             return False
         self._decode(pcm16)

@@ -422,12 +422,6 @@ class PhoneRecognizer:
             for beam in (None, self.config.align_beam):
                 ok = d.align_words(pcm, " ".join(words), beam) if grammar is None else \
                     d.align_grammar(pcm, grammar, beam)
-                if ok and grammar is not None:
-                    # the grammar chose the chunk's words; the phone pass cannot run on a JSGF hypothesis
-                    # (bestpath=False leaves a "(NULL)" transition in it, which pocketsphinx cannot align: every
-                    # chunk failed and a long line was aligned whole, ~2 GB for 300 s): align those words as text
-                    chosen = [s.word.split("(")[0] for s in d.segments() if _is_word(s.word) and s.word != "(NULL)"]
-                    ok = bool(chosen) and d.align_words(pcm, " ".join(chosen), beam)
                 aligned = d.align_phones(pcm) if ok else None
                 if aligned is not None:
                     break
@@ -702,23 +696,23 @@ def _recognition_chunks(audio: Audio, start: int, end: int, config: PhonemeConfi
 
 
 def _chunk_grammar(words: Sequence[str], head: Window, tail: Window) -> str:
-    """JSGF: any suffix of words[head], the certain words, any prefix of words[tail].
+    """FSG (pocketsphinx's text format): any suffix of words[head], the certain words, any prefix of words[tail].
 
-    Words are bare tokens (pocketsphinx's JSGF parser rejects quoted ones); transcript words only
-    ever hold a-z and apostrophes, which JSGF accepts.
+    Written without null transitions, so the phone pass runs on the grammar's own hypothesis (no second
+    word pass): state i is "after the first i words"; the start state also emits the first word of
+    every suffix of the head, and every word that ends at an allowed last word also goes to the final
+    state. Transcript words only ever hold a-z and apostrophes (single tokens in the format).
     """
-    def q(word: str) -> str:
-        return word
-
-    rule = ""
-    for w in words[head[0]:head[1]]:  # [[[a] b] c] = "", "c", "b c", "a b c"
-        rule = f"[{rule} {q(w)}]" if rule else f"[{q(w)}]"
-    certain = " ".join(q(w) for w in words[head[1]:tail[0]])
-    suffix = ""
-    for w in reversed(words[tail[0]:tail[1]]):  # [a [b [c]]] = "", "a", "a b", "a b c"
-        suffix = f"[{q(w)} {suffix}]" if suffix else f"[{q(w)}]"
-    body = " ".join(part for part in (rule, certain, suffix) if part)
-    return f"#JSGF V1.0;\ngrammar chunk;\npublic <line> = {body};\n"
+    seq = list(words[head[0]:tail[1]])
+    n, first_certain, last_certain = len(seq), head[1] - head[0], tail[0] - head[0]
+    final = n + 1
+    arcs = [(i, i + 1, w) for i, w in enumerate(seq)]
+    arcs += [(0, i + 1, seq[i]) for i in range(1, min(first_certain, n - 1) + 1)]
+    ends = set(range(max(1, last_certain), n + 1))
+    arcs += [(a, final, w) for a, b, w in arcs if b in ends]
+    lines = ["FSG_BEGIN chunk", f"NUM_STATES {final + 1}", "START_STATE 0", f"FINAL_STATE {final}"]
+    lines += [f"TRANSITION {a} {b} 1.0 {w}" for a, b, w in arcs]
+    return "\n".join([*lines, "FSG_END", ""])
 
 
 def _n_frames(audio: Audio) -> int:
