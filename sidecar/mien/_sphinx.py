@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ def _lib() -> ctypes.CDLL:
         "ps_set_align_text": (i, [v, p]),
         "ps_add_fsg": (i, [v, p, v]),
         "ps_get_logmath": (v, [v]),
-        "fsg_model_read": (v, [v, v, ctypes.c_float]),
+        "fsg_model_readfile": (v, [p, v, ctypes.c_float]),
         "fsg_model_free": (i, [v]),
         "ps_add_allphone_file": (i, [v, p, p]),
         "ps_get_config": (v, [v]),
@@ -88,16 +89,6 @@ def _lib() -> ctypes.CDLL:
         fn.argtypes = argtypes
     lib.err_set_loglevel_str(b"FATAL")
     return lib
-
-
-@cache
-def _libc() -> ctypes.CDLL:
-    libc = ctypes.CDLL(None)  # the C library the interpreter runs on (Linux: glibc)
-    libc.fmemopen.restype = ctypes.c_void_p
-    libc.fmemopen.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
-    libc.fclose.restype = ctypes.c_int
-    libc.fclose.argtypes = [ctypes.c_void_p]
-    return libc
 
 
 @dataclass(frozen=True)
@@ -259,16 +250,13 @@ class Decoder:
         :meth:`align_words`. A grammar without null transitions leaves a hypothesis that
         :meth:`align_phones` can align directly (a JSGF grammar's null transitions leave "(NULL)" words
         in it, which the phone pass cannot align)."""
-        lib, libc = self._lib, _libc()
-        text = fsg.encode()
-        buf = ctypes.create_string_buffer(text, len(text))
-        stream = libc.fmemopen(buf, len(text), b"r")
-        if not stream:
-            raise MemoryError("cannot open the grammar text as a stream")
-        try:
-            model = lib.fsg_model_read(stream, lib.ps_get_logmath(self._ps), 1.0)
-        finally:
-            libc.fclose(stream)
+        lib = self._lib
+        # through a file: the only reader pocketsphinx exports besides one from a C stream (fmemopen is POSIX-only)
+        with tempfile.TemporaryDirectory(prefix="mien-fsg-") as tmp:
+            path = os.path.join(tmp, "chunk.fsg")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(fsg)
+            model = lib.fsg_model_readfile(os.fsencode(path), lib.ps_get_logmath(self._ps), 1.0)
         if not model:
             return False
         settings = {} if beam is None else {"beam": beam, "pbeam": beam, "wbeam": beam}
