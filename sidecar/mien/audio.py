@@ -7,6 +7,11 @@ mono). The duration is checked against the caller's limit from the header *befor
 so a file declaring hours of audio costs nothing; large files are decoded block by block (downmixed
 and resampled as they come), so memory follows the 16 kHz mono result, not the declared rate x
 channels (a small FLAC of 8 x 384 kHz silence is no decompression bomb).
+
+MP3 starts late by the encoder's and decoder's delay unless the file says how long it is (a
+Xing/Info tag, which the decoder then trims); LAME writes none at low bit rates (the first frame is
+too small to hold it), so such a file would be ~50 ms late at 22.05 kHz. Its first
+:data:`MP3_UNTAGGED_DELAY_SAMPLES` are dropped instead.
 """
 
 from __future__ import annotations
@@ -45,6 +50,9 @@ WHOLE_DECODE_SAMPLES = 1 << 21
 in one read; longer ones, and files that do not declare their length, block by block."""
 DECODE_BLOCK_SAMPLES = 1 << 18
 """Samples (frames x channels) per block of the block-wise decode (1 MB as float32)."""
+MP3_UNTAGGED_DELAY_SAMPLES = 576 + 529
+"""Start delay of an MP3 without a Xing/Info tag, at its own rate: LAME's encoder delay (576) plus the
+decoder's (529)."""
 
 PcmEncoding = Literal["pcm_s16le", "pcm_f32le"]
 PCM_ENCODINGS: dict[str, tuple[str, int]] = {"pcm_s16le": ("<i2", 2), "pcm_f32le": ("<f4", 4)}
@@ -174,13 +182,14 @@ def decode_audio(data: bytes, *, max_duration_s: float, field: str = "audio") ->
     if info.frames > 0:
         _check_duration(info.frames, rate, max_duration_s, field)
     max_frames = int(max_duration_s * rate) + 1
+    skip = MP3_UNTAGGED_DELAY_SAMPLES if info.format == "MP3" and not _mp3_has_length_tag(data) else 0
     try:
         with sf.SoundFile(io.BytesIO(data)) as f:
             if 0 < info.frames * info.channels <= WHOLE_DECODE_SAMPLES:
-                samples = f.read(frames=max_frames + 1, dtype="float32", always_2d=True)
+                samples = f.read(frames=max_frames + 1 + skip, dtype="float32", always_2d=True)[skip:]
                 _check_duration(len(samples), rate, max_duration_s, field)
                 return _finish(samples, rate, field)
-            return _decode_blocks(f, rate, max_duration_s, field)
+            return _decode_blocks(f, rate, max_duration_s, field, skip)
     except (sf.LibsndfileError, RuntimeError) as exc:
         reason = getattr(exc, "error_string", "") or "decoding failed"
         raise InvalidArgument(
@@ -190,13 +199,37 @@ def decode_audio(data: bytes, *, max_duration_s: float, field: str = "audio") ->
         ) from None
 
 
-def _decode_blocks(f: sf.SoundFile, rate: int, max_duration_s: float, field: str) -> Audio:
-    """Decode ``f`` block by block: each block downmixed, checked, clipped and resampled before the next is read."""
+def _mp3_has_length_tag(data: bytes) -> bool:
+    """Whether the first MPEG audio frame (after any ID3v2 tag) is a Xing/Info frame, which gives the decoder the
+    delay and padding to trim."""
+    i = 0
+    if data[:3] == b"ID3" and len(data) >= 10:
+        i = 10 + ((data[6] & 0x7F) << 21 | (data[7] & 0x7F) << 14 | (data[8] & 0x7F) << 7 | (data[9] & 0x7F))
+        i += 10 if data[5] & 0x10 else 0  # a footer
+    end = min(len(data) - 4, i + 65536)  # the first frame follows the tag (junk before it is rare and short)
+    i = data.find(b"\xff", i, end)
+    while 0 <= i and not (data[i + 1] & 0xE0 == 0xE0 and (data[i + 1] >> 1) & 3 == 1):  # a layer III frame sync
+        i = data.find(b"\xff", i + 1, end)
+    if i < 0:
+        return False
+    mpeg1 = (data[i + 1] >> 3) & 3 == 3
+    mono = data[i + 3] >> 6 == 3
+    crc = 0 if data[i + 1] & 1 else 2
+    side_info = (17 if mono else 32) if mpeg1 else (9 if mono else 17)
+    at = i + 4 + crc + side_info
+    return data[at:at + 4] in (b"Xing", b"Info")
+
+
+def _decode_blocks(f: sf.SoundFile, rate: int, max_duration_s: float, field: str, skip: int = 0) -> Audio:
+    """Decode ``f`` block by block: each block downmixed, checked, clipped and resampled before the next is read
+    (the first ``skip`` frames dropped)."""
     max_frames = int(max_duration_s * rate) + 1
     block = max(1024, DECODE_BLOCK_SAMPLES // f.channels)
     resampler = StreamingResampler(rate)
     parts: list[np.ndarray] = []
     frames = 0
+    if skip:
+        f.read(frames=skip, dtype="float32", always_2d=True)
     while frames <= max_frames:
         samples = f.read(frames=min(block, max_frames + 1 - frames), dtype="float32", always_2d=True)
         if not len(samples):
