@@ -23,7 +23,7 @@ from functools import cache
 
 import pocketsphinx
 
-__all__ = ["Decoder", "Segment", "AlignedPhone", "AlignedWord", "LoopPhone", "model_path"]
+__all__ = ["Decoder", "AlignedPhone", "AlignedWord", "LoopPhone", "model_path"]
 
 _c_int_p = ctypes.POINTER(ctypes.c_int)
 _c_int32_p = ctypes.POINTER(ctypes.c_int32)
@@ -89,15 +89,6 @@ def _lib() -> ctypes.CDLL:
         fn.argtypes = argtypes
     lib.err_set_loglevel_str(b"FATAL")
     return lib
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A word (or phone, in all-phone search) of a hypothesis: frames [start, end] inclusive."""
-
-    word: str
-    start_frame: int
-    end_frame: int
 
 
 @dataclass(frozen=True)
@@ -297,15 +288,6 @@ class Decoder:
             out.append(LoopPhone(lib.ps_seg_word(seg).decode(), sf.value, ef.value + 1, ascr.value))
             seg = lib.ps_seg_next(seg)
         return out
-
-    def segments(self) -> Iterator[Segment]:
-        lib = self._lib
-        seg = lib.ps_seg_iter(self._ps)
-        sf, ef = ctypes.c_int(), ctypes.c_int()
-        while seg:
-            lib.ps_seg_frames(seg, ctypes.byref(sf), ctypes.byref(ef))
-            yield Segment(lib.ps_seg_word(seg).decode(), sf.value, ef.value)
-            seg = lib.ps_seg_next(seg)
 
     def align_phones(self, pcm16: bytes) -> list[AlignedWord] | None:
         """Second pass: phone alignment within the current hypothesis (after align_words or recognize)."""
