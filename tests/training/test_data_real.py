@@ -7,6 +7,7 @@ Debian packages and is exercised by ``python -m training.data.real fetch`` (trai
 from __future__ import annotations
 
 import gzip
+import itertools
 import shutil
 from pathlib import Path
 
@@ -187,6 +188,25 @@ def test_a_foreign_line_is_aligned_with_its_bilabials(tmp_path: Path) -> None:
     assert len(bilabials) == 4, [s.phone for s in segs]
     assert info["line_score"] is not None and info["bilabials"] == 4
 
+
+
+def test_label_clip_aligns_an_english_line_with_the_runtime_aligner() -> None:
+    """English lines go through the runtime's aligned path (this broke silently once: every English line was
+    dropped with a TypeError when the aligner's settings changed)."""
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "speech"
+    wav = fixtures / "cards_001.wav"
+    text = (fixtures / "cards_001.txt").read_text(encoding="utf-8").strip()
+    assert sf.info(str(wav)).samplerate == 16000
+    segs, info = label.label_clip({"id": "cards_001", "wav": str(wav), "language": "en", "transcript": text})
+    assert segs is not None, info
+    assert info["mode"] == "aligned" and "dropped" not in info
+    speech = [s for s in segs if s.phone != "SIL"]
+    assert len({s.word for s in speech}) >= len(text.split()) - 1
+    assert all(b.start_s >= a.end_s - 1e-6 for a, b in itertools.pairwise(segs))
+    assert abs(segs[-1].end_s - sf.info(str(wav)).duration) < 0.02
+    wrong = label.label_clip({"id": "w", "wav": str(wav), "language": "en",
+                              "transcript": "the quick brown fox jumps over the lazy dog again and again"})
+    assert wrong[0] is None and "not to match" in str(wrong[1]["dropped"])
 
 # ---------------------------------------------------------------------------------------------- audio
 @pytest.mark.parametrize("kind", CHANNELS)
