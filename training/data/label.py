@@ -7,7 +7,7 @@ Per clip (16 kHz wav + transcript + language) it writes ``<id>.phones.tsv`` besi
 in ``<source>/labels.jsonl`` (how the label was made, its scores, why it was dropped).
 
 * **English** transcripts: the runtime's aligned path (``mien.phonemes.PhoneRecognizer.align`` with the
-  teacher's lenient thresholds: these transcripts are known to be the words spoken). A line the aligner
+  runtime's own transcript check, which compares the alignment with a phone loop of the same frames). A line the aligner
   reports as mismatched (recognised instead) is dropped; a line with words it replaced gets confidence 0.5.
 * **Other languages**: espeak-ng phonemizes the transcript in its language (:mod:`training.data.phonemize`),
   each espeak word becomes a dictionary entry of the pocketsphinx en-us model with those ARPAbet phones, and
