@@ -189,7 +189,6 @@ def test_a_foreign_line_is_aligned_with_its_bilabials(tmp_path: Path) -> None:
     assert info["line_score"] is not None and info["bilabials"] == 4
 
 
-
 def test_label_clip_aligns_an_english_line_with_the_runtime_aligner() -> None:
     """English lines go through the runtime's aligned path (this broke silently once: every English line was
     dropped with a TypeError when the aligner's settings changed)."""
@@ -207,6 +206,7 @@ def test_label_clip_aligns_an_english_line_with_the_runtime_aligner() -> None:
     wrong = label.label_clip({"id": "w", "wav": str(wav), "language": "en",
                               "transcript": "the quick brown fox jumps over the lazy dog again and again"})
     assert wrong[0] is None and "not to match" in str(wrong[1]["dropped"])
+
 
 # ---------------------------------------------------------------------------------------------- audio
 @pytest.mark.parametrize("kind", CHANNELS)
