@@ -208,6 +208,33 @@ def test_label_clip_aligns_an_english_line_with_the_runtime_aligner() -> None:
     assert wrong[0] is None and "not to match" in str(wrong[1]["dropped"])
 
 
+
+def test_the_data_step_labels_again_what_another_label_version_made(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """``training.neural.data`` must not train on labels of an older ``label.py`` (e.g. the English lines that
+    version 3 dropped); only sources that are missing or stale are handed to ``training.data.label``."""
+    import json
+
+    from training.neural import data
+
+    names = [s.name for s in real.SOURCES]
+    assert len(names) >= 3
+    fresh, stale, missing = names[0], names[1], names[2]
+    for name in names:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.jsonl").write_text("", encoding="utf-8")
+        if name != missing:
+            version = label.LABEL_VERSION - 1 if name == stale else label.LABEL_VERSION
+            rows = [{"id": f"{name}_{i}", "version": label.LABEL_VERSION if i else version} for i in range(3)]
+            (tmp_path / name / "labels.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows),
+                                                          encoding="utf-8")
+    calls: list[list[str]] = []
+    monkeypatch.setattr(data.subprocess, "run", lambda cmd, check: calls.append(cmd))
+    data.ensure_real(tmp_path, 2)
+    assert len(calls) == 1 and calls[0][1:3] == ["-m", "training.data.label"], calls
+    only = set(calls[0][calls[0].index("--only") + 1].split(","))
+    assert stale in only and missing in only and fresh not in only
+
 # ---------------------------------------------------------------------------------------------- audio
 @pytest.mark.parametrize("kind", CHANNELS)
 def test_channels_keep_timing_and_length(kind: str) -> None:

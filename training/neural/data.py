@@ -8,9 +8,10 @@ Steps (everything is a function of ``--seed`` and the inputs):
    ``$MIEN_CACHE/neural/espeak`` with ``--espeak-n`` clips if missing) and ``training.data.festival`` clips
    (voices made of real recordings: two diphone voices and an HTS voice; ``--festival-n``, all training);
 2. real speech (``--real``, default ``$MIEN_CACHE/real``): the sources of ``training.data.real`` (fetched and
-   labelled with ``training.data.label`` if missing: ``python -m training.data.real fetch --out DIR`` then
-   ``python -m training.data.label --root DIR``), each label with its confidence; lines whose confidence is
-   below ``--min-conf`` are dropped, the others weight their frames' losses; and ``training.data.corpora``
+   labelled with ``training.data.label`` if missing or labelled by another ``LABEL_VERSION``:
+   ``python -m training.data.real fetch --out DIR`` then ``python -m training.data.label --root DIR``), each label
+   with its confidence; lines whose confidence is below ``--min-conf`` are dropped, the others weight their
+   frames' losses; and ``training.data.corpora``
    (the MFA author's English; never ``pocketsphinx_testdata``, the test fixtures' source);
 3. splits: synthetic voices in :data:`~training.neural.common.HELD_OUT_VARIANTS` /
    ``HELD_OUT_LANGUAGES`` are held out; real speech is split by speaker (``training.data.real.HELD_OUT``
@@ -127,15 +128,23 @@ def source_of(item: Item) -> str:
 
 
 def ensure_real(root: Path, workers: int) -> None:
-    """Fetch and label the real sources of ``training.data.real`` into ``root`` if any is missing."""
+    """Fetch and label the real sources of ``training.data.real`` into ``root`` if any is missing; sources whose labels
+    were made by another ``LABEL_VERSION`` are labelled again (``training.data.label`` redoes only those lines)."""
+    from training.data.label import LABEL_VERSION
     from training.data.real import SOURCES
+
+    def current(labels: Path) -> bool:
+        if not labels.exists():
+            return False
+        rows = [json.loads(line) for line in labels.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return all(r.get("version") == LABEL_VERSION for r in rows)
 
     missing = [s.name for s in SOURCES if not (root / s.name / "manifest.jsonl").exists()]
     if missing:
         print(f"fetching real speech {missing} into {root} ...", flush=True)
         subprocess.run([sys.executable, "-m", "training.data.real", "fetch", "--out", str(root), "--only",
                         ",".join(missing)], check=True)
-    unlabelled = [s.name for s in SOURCES if not (root / s.name / "labels.jsonl").exists()]
+    unlabelled = [s.name for s in SOURCES if not current(root / s.name / "labels.jsonl")]
     if unlabelled:
         print(f"labelling {unlabelled} ...", flush=True)
         subprocess.run([sys.executable, "-m", "training.data.label", "--root", str(root), "--only",
